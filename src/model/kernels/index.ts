@@ -1,0 +1,2 @@
+/** Placeholder until the kernels land (being written now). */
+export function registerWasmGradientKernels(): void {}
