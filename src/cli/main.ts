@@ -1,0 +1,42 @@
+/**
+ * The `neurolens` command line. Parsing and exit codes live only in src/cli/: everything below
+ * throws NeurolensError, and this file turns it into a message on stderr and an exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, isNeurolensError } from '../errors.js';
+import { registerDoctor } from './doctor.js';
+import { registerRun } from './run.js';
+import { registerFinalize } from './finalize.js';
+import { registerLayers } from './layers.js';
+import { registerTrainDemo } from './train-demo.js';
+
+const program = new Command();
+program
+  .name('neurolens')
+  .description('What has this CNN learned? Dataset-scale neuron statistics, SQL and pictures for TF.js CNNs.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerTrainDemo(program);
+registerRun(program);
+registerFinalize(program);
+registerLayers(program);
+registerDoctor(program);
+
+try {
+  await program.parseAsync(process.argv);
+  // Worker pools and tfjs timers must not keep a finished command alive.
+  process.exit(process.exitCode ?? 0);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exit(e.exitCode === 0 ? 0 : 2);
+  }
+  if (isNeurolensError(e)) {
+    process.stderr.write(`neurolens: ${e.message}\n`);
+    if (process.env.NEUROLENS_DEBUG && e.cause) process.stderr.write(`cause: ${String((e.cause as Error).stack ?? e.cause)}\n`);
+    process.exit(EXIT_CODES[e.code]);
+  }
+  process.stderr.write(`neurolens: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(EXIT_CODES.INTERNAL);
+}

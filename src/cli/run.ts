@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { NeurolensError } from '../errors.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import { defaultProgressMode } from '../pipeline/progress.js';
+import { runPipeline, type RunSummary } from '../pipeline/runner.js';
+import { loadSpec } from '../pipeline/spec.js';
+import { intOption, parseShardOption } from './options.js';
+
+export function printRunSummary(s: RunSummary): void {
+  const lines = [`run ${s.run_id} ${s.status}: ${s.samples} samples x ${s.checkpoints.length} checkpoint(s) on ${s.backend} with ${s.workers} infer worker(s) in ${s.seconds}s; store ${s.store}`];
+  for (const c of s.checkpoints) {
+    const dead = c.dead ? ' dead: ' + Object.entries(c.dead).map(([l, n]) => `${l}=${n}`).join(' ') : '';
+    lines.push(`  step ${c.step}: ${c.shards} shard(s) run, ${c.skipped} already committed, ${c.samples} samples, ${c.errors} errors, ${c.images_per_s} img/s${dead}`);
+  }
+  if (s.errors) lines.push(`  ${s.errors} sample(s) failed: see the errors table (neurolens sql "SELECT * FROM errors")`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('stream a dataset through every checkpoint of a model into the Parquet store')
+    .argument('<pipeline>', 'pipeline spec (YAML), e.g. pipelines/fashion-mnist.yaml')
+    .option('--checkpoints <glob>', "override the spec's checkpoint glob")
+    .option('--limit <n>', 'only the first N samples', intOption('--limit'))
+    .option('--workers <n>', 'inference workers (default: cores)', intOption('--workers'))
+    .option('--decode-workers <n>', 'decode workers', intOption('--decode-workers'))
+    .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--store <dir>', "override the spec's store directory")
+    .option('--no-resume', 're-run shards that are already committed')
+    .option('--shard <i/N>', 'static sharding: run shards s with s mod N == i (then `neurolens finalize`)', parseShardOption)
+    .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', parseFloat)
+    .option('--json', 'machine-readable summary on stdout, NDJSON progress on stderr')
+    .action(async (file: string, o: { checkpoints?: string; limit?: number; workers?: number; decodeWorkers?: number; backend: BackendChoice; store?: string; resume: boolean; shard?: { index: number; count: number }; maxErrorRate?: number; json?: boolean }) => {
+      if (o.maxErrorRate !== undefined && !(o.maxErrorRate >= 0 && o.maxErrorRate <= 1)) {
+        throw new NeurolensError('BAD_SPEC', `--max-error-rate: expected a fraction between 0 and 1, got ${o.maxErrorRate}`);
+      }
+      const loaded = await loadSpec(file);
+      const summary = await runPipeline(loaded, {
+        checkpoints: o.checkpoints,
+        limit: o.limit,
+        workers: o.workers,
+        decodeWorkers: o.decodeWorkers,
+        backend: o.backend,
+        store: o.store,
+        resume: o.resume,
+        shard: o.shard,
+        maxErrorRate: o.maxErrorRate,
+        progress: defaultProgressMode(!!o.json),
+      });
+      if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else printRunSummary(summary);
+    });
+}

@@ -1,0 +1,233 @@
+/**
+ * Runs a pipeline spec: for every checkpoint, streams the dataset through the staged pools
+ *   source -> decode pool -> infer pool -> sink -> finalize
+ * with byte-bounded queues between stages (backpressure keeps memory flat), one commit per
+ * shard (resume skips committed shards), and a finalize step that merges shard partials.
+ */
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { NeurolensError, errorMessage } from '../errors.js';
+import { setupBackend, defaultInferWorkers, type BackendChoice } from '../model/backend.js';
+import { listCheckpoints, type Checkpoint } from '../model/checkpoints.js';
+import { loadModelDir } from '../model/io.js';
+import { resolveLayers } from '../model/layers.js';
+import { validateModelInput } from '../model/validate.js';
+import { openSource } from '../sources/open.js';
+import type { Source } from '../sources/types.js';
+import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
+import { finalizeStep } from '../stages/finalize.js';
+import { planShards, selectShards } from '../stages/source.js';
+import { createPool, type WorkerPool } from '../workers/pool.js';
+import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
+import type { LoadedSpec, PipelineSpec } from './spec.js';
+import { Progress, type ProgressMode } from './progress.js';
+import { streamCheckpoint, type CheckpointTotals } from './stream.js';
+
+export interface RunOptions {
+  /** Overrides the spec's checkpoint glob. */
+  checkpoints?: string;
+  /** Only the first N samples of the dataset. */
+  limit?: number;
+  /** Infer workers (default: cores). */
+  workers?: number;
+  decodeWorkers?: number;
+  backend?: BackendChoice;
+  /** Skip committed shards (default true). */
+  resume?: boolean;
+  /** Static sharding: this process takes shards s with s mod count == index; no finalize. */
+  shard?: { index: number; count: number };
+  maxErrorRate?: number;
+  progress?: ProgressMode;
+  /** Overrides the spec's store directory. */
+  store?: string;
+}
+
+export interface RunSummary {
+  run_id: string;
+  status: 'succeeded' | 'failed';
+  store: string;
+  dataset: string;
+  model: string;
+  backend: string;
+  workers: number;
+  samples: number;
+  checkpoints: { step: number; dir: string; shards: number; skipped: number; samples: number; errors: number; seconds: number; images_per_s: number; dead: Record<string, number> | null }[];
+  errors: number;
+  seconds: number;
+}
+
+const require = createRequire(import.meta.url);
+function versions(): Record<string, string> {
+  const v: Record<string, string> = { node: process.version };
+  for (const p of ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@duckdb/node-api', 'apache-arrow', 'parquet-wasm', 'piscina']) {
+    try {
+      v[p] = (require(`${p}/package.json`) as { version: string }).version;
+    } catch {
+      v[p] = 'missing';
+    }
+  }
+  v.neurolens = (require('../../package.json') as { version: string }).version;
+  return v;
+}
+
+/**
+ * Checks every checkpoint before any work: model.json parses, weight shards exist and load,
+ * the requested layers exist, and the input shape fits the preprocessing. Returns the resolved
+ * layer names (taps), in model order.
+ */
+async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise<{ layers: string[]; codes: string[] }> {
+  let layers: string[] = [];
+  let codes: string[] = [];
+  for (const [i, ck] of checkpoints.entries()) {
+    const loaded = await loadModelDir(ck.dir);
+    try {
+      validateModelInput(loaded, spec.model.input);
+      if (i === 0) {
+        const inputShape = [spec.model.input.height, spec.model.input.width, spec.model.input.channels];
+        const resolved = resolveLayers(loaded.model, spec.layers, { inputShape });
+        codes = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }).map((l) => l.name) : [];
+        // Codes are the mean-pooled statistics of a tapped layer, so code layers are tapped too.
+        layers = [...new Set([...resolved.map((l) => l.name), ...codes])];
+      }
+    } finally {
+      loaded.model.dispose();
+    }
+  }
+  return { layers, codes };
+}
+
+export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Promise<RunSummary> {
+  const { spec, baseDir } = loaded;
+  const t0 = performance.now();
+  const storeDir = path.resolve(opts.store ?? path.resolve(baseDir, spec.store));
+  const backend = await setupBackend(opts.backend ?? 'auto');
+  const source = await openSource(spec.dataset.source, baseDir, { classes: spec.dataset.classes });
+  const size = Math.min(source.size, opts.limit ?? Infinity);
+  const checkpoints = await listCheckpoints(opts.checkpoints ?? spec.model.checkpoints, baseDir);
+  const { layers, codes } = await preflight(spec, checkpoints);
+
+  await mkdir(storeDir, { recursive: true });
+  const runId = newRunId();
+  const workers = Math.max(1, opts.workers ?? defaultInferWorkers());
+  const record: RunRecord = {
+    run_id: runId,
+    status: 'running',
+    started_at: new Date().toISOString(),
+    spec: { ...spec, file: loaded.file, options: { ...opts, progress: undefined } },
+    versions: versions(),
+    backend: backend.name,
+    timings: {},
+    counts: {},
+  };
+  await writeRun(storeDir, record);
+  const summary: RunSummary = {
+    run_id: runId,
+    status: 'failed',
+    store: storeDir,
+    dataset: spec.dataset.name,
+    model: spec.model.name,
+    backend: backend.name,
+    workers,
+    samples: size,
+    checkpoints: [],
+    errors: 0,
+    seconds: 0,
+  };
+
+  const progress = new Progress(opts.progress ?? 'silent');
+  const decodePool = createPool<DecodeRequest, DecodeResponse>(new URL('../workers/decode.ts', import.meta.url), {
+    threads: opts.decodeWorkers ?? (source.kind === 'idx' ? 1 : Math.max(1, Math.ceil(workers / 2))),
+    concurrentTasksPerWorker: source.kind === 'idx' ? 1 : 4,
+  });
+  const inferPool = createPool<InferRequest, InferResponse>(new URL('../workers/infer.ts', import.meta.url), { threads: workers });
+  const store = await Store.open(storeDir);
+  try {
+    await writeSamples(storeDir, spec.dataset.name, source, size);
+    const shards = selectShards(planShards(size, spec.shard_size, spec.batch_size), opts.shard);
+    for (const ck of checkpoints) {
+      const key = { dataset: spec.dataset.name, model: spec.model.name, step: ck.step };
+      const pending = [];
+      for (const s of shards) {
+        if (opts.resume === false || !(await isShardCommitted(storeDir, { ...key, shard: s.index }))) pending.push(s);
+      }
+      const tc = performance.now();
+      let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
+      if (pending.length) {
+        progress.start(`step ${ck.step} (${ck.name}): ${pending.length} shard(s) to do, ${shards.length - pending.length} already committed`, []);
+        totals = await streamCheckpoint({
+          source,
+          shards: pending,
+          checkpoint: ck,
+          spec,
+          layers,
+          codes,
+          backend: opts.backend ?? 'auto',
+          decodePool,
+          inferPool,
+          workers,
+          progress,
+          runId,
+          store: storeDir,
+          maxErrorRate: opts.maxErrorRate ?? spec.max_error_rate,
+          errorsSoFar: summary.errors,
+          processedSoFar: summary.checkpoints.reduce((n, c) => n + c.samples + c.errors, 0),
+        });
+        progress.stop();
+      }
+      summary.errors += totals.errors;
+      let dead: Record<string, number> | null = null;
+      if (!opts.shard) {
+        const fin = await finalizeStep(store, key, { eps: spec.eps, topk: spec.topk });
+        dead = Object.fromEntries(fin.layers.map((l) => [l.layer, l.dead]));
+      }
+      const seconds = (performance.now() - tc) / 1000;
+      summary.checkpoints.push({
+        step: ck.step,
+        dir: ck.dir,
+        shards: pending.length,
+        skipped: shards.length - pending.length,
+        samples: totals.samples,
+        errors: totals.errors,
+        seconds: round(seconds),
+        images_per_s: round(totals.samples / Math.max(seconds, 1e-9)),
+        dead,
+      });
+      record.timings![`step_${ck.step}_s`] = round(seconds);
+      record.counts = { samples: size, checkpoints: summary.checkpoints.length, errors: summary.errors };
+      await writeRun(storeDir, record);
+    }
+    summary.status = 'succeeded';
+    record.status = 'succeeded';
+  } catch (e) {
+    record.status = 'failed';
+    record.error = errorMessage(e);
+    throw e;
+  } finally {
+    progress.stop();
+    summary.seconds = round((performance.now() - t0) / 1000);
+    record.finished_at = new Date().toISOString();
+    record.timings!.total_s = summary.seconds;
+    await writeRun(storeDir, record).catch(() => undefined);
+    store.dispose();
+    await Promise.all([decodePool.dispose(), inferPool.dispose()]);
+  }
+  return summary;
+}
+
+/** The `samples` table of a dataset (sample_id, uri, label, split), replaced atomically. */
+async function writeSamples(store: string, dataset: string, source: Source, size: number): Promise<void> {
+  const refs = source.refs(0, size);
+  await writeTablePart(store, 'samples', { dataset }, 'part-0.parquet', {
+    sample_id: Int32Array.from(refs, (r) => r.sampleId),
+    uri: refs.map((r) => r.uri),
+    label: Int32Array.from(refs, (r) => r.label),
+    split: refs.map((r) => r.split || null),
+  });
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export { NeurolensError };

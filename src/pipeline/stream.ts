@@ -1,0 +1,196 @@
+/**
+ * The stage loops of one checkpoint: source -> [decode queue] -> decode pool -> [infer queue]
+ * -> infer pool -> [sink queue] -> sink. Each queue is bounded in bytes; a full queue makes the
+ * stage before it wait (backpressure). Decode and infer keep a bounded number of tasks in flight
+ * (about two batches per infer worker, so a worker never idles while the next batch crosses).
+ */
+import { NeurolensError } from '../errors.js';
+import type { BackendChoice } from '../model/backend.js';
+import type { Checkpoint } from '../model/checkpoints.js';
+import type { DecodedBatch, DecodeTask, SampleError, Source } from '../sources/types.js';
+import { ShardAccumulator } from '../stages/sink.js';
+import type { ShardPlan } from '../stages/source.js';
+import type { WorkerPool } from '../workers/pool.js';
+import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
+import type { Progress, StageCounter } from './progress.js';
+import { BoundedQueue } from './queue.js';
+import { Semaphore } from './semaphore.js';
+import type { PipelineSpec } from './spec.js';
+
+export interface StreamArgs {
+  source: Source;
+  shards: ShardPlan[];
+  checkpoint: Checkpoint;
+  spec: PipelineSpec;
+  layers: string[];
+  codes: string[];
+  backend: BackendChoice;
+  decodePool: WorkerPool<DecodeRequest, DecodeResponse>;
+  inferPool: WorkerPool<InferRequest, InferResponse>;
+  workers: number;
+  progress: Progress;
+  runId: string;
+  store: string;
+  maxErrorRate: number;
+  /** Errors and samples of earlier checkpoints of this run (the error rate is per run). */
+  errorsSoFar: number;
+  processedSoFar: number;
+}
+
+export interface CheckpointTotals {
+  samples: number;
+  errors: number;
+  processed: number;
+}
+
+type SinkItem = { shard: number; result?: InferResponse; errors?: SampleError[] };
+
+const MiB = 2 ** 20;
+
+function taskBytes(t: DecodeTask): number {
+  return t.kind === 'pixels' ? t.pixels.byteLength + t.sampleIds.byteLength : t.uris.reduce((n, u) => n + u.length * 2, 0) + t.sampleIds.byteLength;
+}
+
+function resultBytes(r: InferResponse): number {
+  return r.layers.reduce((n, l) => n + l.max.byteLength * 6, 0) + r.sampleIds.byteLength;
+}
+
+export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals> {
+  const pre = a.spec.model.input;
+  const total = a.shards.reduce((n, s) => n + (s.end - s.start), 0);
+  const decodeQ = new BoundedQueue<{ shard: number; task: DecodeTask }>('decode', 32 * MiB);
+  const inferQ = new BoundedQueue<{ shard: number; batch: DecodedBatch }>('infer', 256 * MiB);
+  const sinkQ = new BoundedQueue<SinkItem>('sink', 128 * MiB);
+  const queues = [decodeQ, inferQ, sinkQ];
+  const counters: Record<'decode' | 'infer' | 'sink', StageCounter> = {
+    decode: { name: 'decode', done: 0, total, queue: () => decodeQ.depth },
+    infer: { name: 'infer', done: 0, total, queue: () => inferQ.depth },
+    sink: { name: 'sink', done: 0, total, queue: () => sinkQ.depth },
+  };
+  a.progress.start(`step ${a.checkpoint.step} (${a.checkpoint.name}): ${total} samples in ${a.shards.length} shard(s)`, Object.values(counters));
+  const fail = (e: unknown) => queues.forEach((q) => q.fail(e));
+
+  const produce = async () => {
+    for (const s of a.shards) {
+      for (const b of s.batches) {
+        const task = a.source.decodeTask(b.start, b.end);
+        await decodeQ.push({ shard: s.index, task }, taskBytes(task));
+      }
+    }
+    decodeQ.close();
+  };
+
+  const decode = async () => {
+    const sem = new Semaphore(Math.max(2, a.decodePool.threads * 2));
+    const inflight = new Set<Promise<void>>();
+    for (let item = await decodeQ.shift(); item; item = await decodeQ.shift()) {
+      await sem.acquire();
+      const { shard, task } = item;
+      const p = a.decodePool
+        .run({ task, pre })
+        .then(async (batch) => {
+          counters.decode.done += batch.sampleIds.length + batch.errors.length;
+          await inferQ.push({ shard, batch }, batch.data.byteLength);
+        })
+        .catch(fail)
+        .finally(() => {
+          sem.release();
+          inflight.delete(p);
+        });
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
+    inferQ.close();
+  };
+
+  const infer = async () => {
+    const sem = new Semaphore(a.workers * 2);
+    const inflight = new Set<Promise<void>>();
+    const [h, w, c] = [pre.height, pre.width, pre.channels];
+    for (let item = await inferQ.shift(); item; item = await inferQ.shift()) {
+      const { shard, batch } = item;
+      if (batch.errors.length) await sinkQ.push({ shard, errors: batch.errors }, 1024);
+      if (batch.sampleIds.length === 0) continue;
+      await sem.acquire();
+      const req: InferRequest = {
+        checkpointDir: a.checkpoint.dir,
+        backend: a.backend,
+        layers: a.layers,
+        predictions: a.spec.predictions,
+        inputShape: [h, w, c],
+        sampleIds: batch.sampleIds,
+        data: batch.data,
+      };
+      const p = a.inferPool
+        .run(req)
+        .then(async (result) => {
+          counters.infer.done += result.sampleIds.length + batch.errors.length;
+          await sinkQ.push({ shard, result }, resultBytes(result));
+        })
+        .catch(fail)
+        .finally(() => {
+          sem.release();
+          inflight.delete(p);
+        });
+      inflight.add(p);
+    }
+    await Promise.all(inflight);
+    sinkQ.close();
+  };
+
+  const totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
+  const sink = async () => {
+    const acc = new Map(a.shards.map((s) => [s.index, new ShardAccumulator(s)]));
+    const labels = new Map<number, number>();
+    const labelOf = (id: number) => {
+      if (!labels.has(id)) for (const r of a.source.refs(id, id + 1)) labels.set(id, r.label);
+      return labels.get(id) ?? -1;
+    };
+    const cfg = {
+      store: a.store,
+      dataset: a.spec.dataset.name,
+      model: a.spec.model.name,
+      step: a.checkpoint.step,
+      runId: a.runId,
+      topk: a.spec.topk,
+      eps: a.spec.eps,
+      codes: new Set(a.codes),
+      labelOf,
+    };
+    for (let item = await sinkQ.shift(); item; item = await sinkQ.shift()) {
+      const sh = acc.get(item.shard)!;
+      if (item.result) sh.addResult(item.result);
+      if (item.errors) sh.addErrors(item.errors);
+      if (!sh.complete) continue;
+      acc.delete(item.shard);
+      const written = await sh.write(cfg);
+      counters.sink.done += sh.expected;
+      totals.samples += written.samples;
+      totals.errors += written.errors;
+      totals.processed += sh.expected;
+      const errors = a.errorsSoFar + totals.errors;
+      const processed = a.processedSoFar + totals.processed;
+      // The error budget is checked at each commit: what is committed stays committed.
+      if (errors > 0 && errors / processed > a.maxErrorRate) {
+        throw new NeurolensError(
+          'TOO_MANY_ERRORS',
+          `${errors} of ${processed} samples failed (${((100 * errors) / processed).toFixed(2)}% > --max-error-rate ${(100 * a.maxErrorRate).toFixed(2)}%); ` +
+            `stopped after committing shard ${sh.plan.index}. The failures are in the errors table (sample_id, uri, stage, reason); committed shards are kept and --resume continues.`,
+        );
+      }
+    }
+    if (acc.size) throw new NeurolensError('INTERNAL', `shards ${[...acc.keys()].join(', ')} did not receive all their samples`);
+  };
+
+  const tasks = [produce(), decode(), infer(), sink()].map((p) =>
+    p.catch((e) => {
+      fail(e);
+      throw e;
+    }),
+  );
+  const settled = await Promise.allSettled(tasks);
+  a.progress.stop();
+  const firstError = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+  if (firstError) throw firstError.reason;
+  return totals;
+}

@@ -1,0 +1,137 @@
+/**
+ * Finalize stage: merges the per-shard mergeable partials of one (dataset, model, step) into
+ * the `neuron_stats` and `topk` tables (one atomic part per layer). Only committed shards are
+ * visible through the views, so a crashed or half-written shard can never leak in; the merge is
+ * exact and order-independent (src/stats), which is why static sharding and BullMQ workers on
+ * other machines give the same answer as one machine.
+ */
+import { NeuronStats, TopK } from '../stats/index.js';
+import { NeurolensError } from '../errors.js';
+import { bools, writeFinalPart, type Store } from '../storage/index.js';
+
+export interface FinalizeKey {
+  dataset: string;
+  model: string;
+  step: number;
+}
+
+export interface FinalizeResult {
+  layers: { layer: string; shards: number; channels: number; dead: number }[];
+}
+
+const num = (a: unknown[]) => Float64Array.from(a as number[]);
+const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (v) => BigInt(Math.round(v))));
+
+export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: number; topk: number }): Promise<FinalizeResult> {
+  await store.refresh();
+  const where = 'dataset = $dataset AND model = $model AND step = $step';
+  const params = { dataset: key.dataset, model: key.model, step: key.step };
+  const layers = (await store.query<{ layer: string }>(`SELECT DISTINCT layer FROM neuron_stats_partial WHERE ${where} ORDER BY layer`, params)).map((r) => r.layer);
+  if (layers.length === 0) {
+    throw new NeurolensError('NOT_FOUND', `nothing to finalize: no committed shards for dataset=${key.dataset} model=${key.model} step=${key.step} in ${store.dir}`);
+  }
+  const out: FinalizeResult = { layers: [] };
+  for (const layer of layers) {
+    const lp = { ...params, layer };
+    const ns = await store.queryColumns(
+      `SELECT shard, channel, count::DOUBLE AS count, positions::DOUBLE AS positions, mean, m2, min, max,
+              zero_count::DOUBLE AS zero_count, active_count::DOUBLE AS active_count
+       FROM neuron_stats_partial WHERE ${where} AND layer = $layer ORDER BY shard, channel`,
+      lp,
+    );
+    const shardCol = ns.data.shard as number[];
+    let merged: NeuronStats | null = null;
+    let shards = 0;
+    for (let i = 0; i < ns.rowCount; ) {
+      let j = i;
+      while (j < ns.rowCount && shardCol[j] === shardCol[i]) j++;
+      const slice = (name: string) => num(ns.data[name].slice(i, j));
+      const part = NeuronStats.fromColumns(
+        {
+          channel: Int32Array.from(ns.data.channel.slice(i, j) as number[]),
+          count: slice('count'),
+          positions: slice('positions'),
+          mean: slice('mean'),
+          m2: slice('m2'),
+          min: slice('min'),
+          max: slice('max'),
+          zero_count: slice('zero_count'),
+          active_count: slice('active_count'),
+        },
+        opts.eps,
+        layer,
+      );
+      merged = merged ? merged.merge(part) : part;
+      shards++;
+      i = j;
+    }
+    const r = merged!.result();
+    const state = merged!.toColumns();
+    await writeFinalPart(store.dir, 'neuron_stats', lp, {
+      channel: r.channel,
+      count: i64(r.count),
+      positions: i64(r.positions),
+      mean: r.mean,
+      std: r.std,
+      min: r.min,
+      max: r.max,
+      zero_frac: r.zero_frac,
+      active_frac: r.active_frac,
+      dead: bools(r.dead),
+      m2: state.m2,
+      zero_count: i64(state.zero_count),
+      active_count: i64(state.active_count),
+    });
+
+    // Top-k: restore each shard's partial and merge. The stored argmax is (t, y, x); any
+    // row-major flattening with extents larger than the maxima keeps their lexicographic order,
+    // which is all TopK's tie-break needs.
+    const tk = await store.queryColumns(
+      `SELECT shard, channel, rank, value, sample_id, argmax_t, argmax_y, argmax_x
+       FROM topk_partial WHERE ${where} AND layer = $layer ORDER BY shard, channel, rank`,
+      lp,
+    );
+    const ay = tk.data.argmax_y as number[];
+    const ax = tk.data.argmax_x as number[];
+    const H = Math.max(0, ...ay) + 1;
+    const W = Math.max(0, ...ax) + 1;
+    const channels = r.channel.length;
+    let top: TopK | null = null;
+    const tshard = tk.data.shard as number[];
+    for (let i = 0; i < tk.rowCount; ) {
+      let j = i;
+      while (j < tk.rowCount && tshard[j] === tshard[i]) j++;
+      const at = tk.data.argmax_t.slice(i, j) as number[];
+      const argmax = Int32Array.from({ length: j - i }, (_, q) => (at[q] * H + ay[i + q]) * W + ax[i + q]);
+      const part = TopK.fromColumns(
+        {
+          channel: Int32Array.from(tk.data.channel.slice(i, j) as number[]),
+          rank: Int32Array.from(tk.data.rank.slice(i, j) as number[]),
+          value: Float32Array.from(tk.data.value.slice(i, j) as number[]),
+          sample_id: Int32Array.from(tk.data.sample_id.slice(i, j) as number[]),
+          argmax,
+        },
+        channels,
+        opts.topk,
+        layer,
+      );
+      top = top ? top.merge(part) : part;
+      i = j;
+    }
+    const c = (top ?? new TopK({ channels, k: opts.topk, layer })).toColumns();
+    const n = c.channel.length;
+    const t = new Int32Array(n);
+    const y = new Int32Array(n);
+    const x = new Int32Array(n);
+    for (let q = 0; q < n; q++) {
+      const a = c.argmax[q];
+      x[q] = a % W;
+      y[q] = Math.floor(a / W) % H;
+      t[q] = Math.floor(a / (W * H));
+    }
+    await writeFinalPart(store.dir, 'topk', lp, { channel: c.channel, rank: c.rank, value: c.value, sample_id: c.sample_id, argmax_t: t, argmax_y: y, argmax_x: x });
+    out.layers.push({ layer, shards, channels, dead: r.dead.filter(Boolean).length });
+  }
+  await store.refresh();
+  return out;
+}

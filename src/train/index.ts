@@ -1,0 +1,10 @@
+export { buildDemoCnn, DEMO_INPUT_SHAPE, DEMO_CLASSES, DEMO_LAYER_NAMES } from './cnn.js';
+export { loadFashionMnist, batchTensors, DEFAULT_FASHION_MNIST_DIR, type LabeledImages } from './data.js';
+export { mulberry32, shuffleInPlace, epochOrder } from './prng.js';
+export { trainStep, crossEntropy, type StepResult } from './step.js';
+export { evaluate, type EvalResult } from './evaluate.js';
+export { MetricsLog, type MetricsRecord } from './metrics.js';
+export { checkpointName, checkpointSteps, listCheckpoints, prepareSeriesDir } from './checkpoint.js';
+export { trainDemo, TRAIN_DEFAULTS, FASHION_MNIST_CLASSES, type TrainOptions, type TrainEvent, type TrainSummary } from './loop.js';
+export { TrainProgress, type TrainProgressMode } from './progress.js';
+export { ScheduledAdam, learningRateAt, LR_SCHEDULES, type LrSchedule } from './schedule.js';

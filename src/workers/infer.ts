@@ -1,0 +1,46 @@
+/**
+ * Infer worker (piscina). Keeps one checkpoint's model and its layer taps loaded; a request for
+ * another checkpoint swaps them. Only [B, C] statistics leave the worker (reduced on the backend).
+ */
+import { setupBackend } from '../model/backend.js';
+import { loadModelDir } from '../model/io.js';
+import { Tapper } from '../model/taps.js';
+import type { InferRequest, InferResponse } from './protocol.js';
+import { movable } from './transfer.js';
+
+let current: { key: string; tapper: Tapper; dispose: () => void } | null = null;
+
+async function tapperFor(req: InferRequest): Promise<Tapper> {
+  const key = `${req.checkpointDir}\u0000${req.layers.join(',')}\u0000${req.predictions}`;
+  if (current?.key === key) return current.tapper;
+  current?.dispose();
+  current = null;
+  const loaded = await loadModelDir(req.checkpointDir);
+  const tapper = await Tapper.create(loaded, req.layers, { codes: [], predictions: req.predictions });
+  current = {
+    key,
+    tapper,
+    dispose: () => {
+      tapper.dispose();
+      loaded.model.dispose();
+    },
+  };
+  return tapper;
+}
+
+export default async function infer(req: InferRequest): Promise<InferResponse> {
+  const backend = await setupBackend(req.backend);
+  const tapper = await tapperFor(req);
+  const t0 = performance.now();
+  const batch = req.sampleIds.length;
+  const res = tapper.run(req.data, batch);
+  for (const l of res.layers) l.sampleIds = req.sampleIds;
+  const out: InferResponse = {
+    sampleIds: req.sampleIds,
+    layers: res.layers,
+    predictions: res.predictions ?? null,
+    backend: backend.name,
+    computeMs: performance.now() - t0,
+  };
+  return movable(out);
+}

@@ -1,0 +1,38 @@
+/**
+ * Messages between the main thread and worker pools. Typed arrays in them are transferred
+ * (see transfer.ts); everything else is plain structured-clone data.
+ */
+import type { BackendChoice } from '../model/backend.js';
+import type { LayerBatchStats } from '../stats/types.js';
+import type { DecodeTask, DecodedBatch, Preprocess } from '../sources/types.js';
+
+export interface DecodeRequest {
+  task: DecodeTask;
+  pre: Preprocess;
+}
+
+export type DecodeResponse = DecodedBatch;
+
+export interface InferRequest {
+  /** Model directory of the checkpoint; a worker keeps one model loaded and swaps on change. */
+  checkpointDir: string;
+  backend: BackendChoice;
+  /** Resolved layer names to tap (reduced to [B, C] statistics on the backend). */
+  layers: string[];
+  predictions: boolean;
+  /** [H, W, C] of one sample. */
+  inputShape: [number, number, number];
+  sampleIds: Int32Array;
+  /** NHWC float32, length B*H*W*C. */
+  data: Float32Array;
+}
+
+export interface InferResponse {
+  sampleIds: Int32Array;
+  layers: LayerBatchStats[];
+  predictions: { pred: Int32Array; prob: Float32Array } | null;
+  /** Backend the worker ran on (for the run record). */
+  backend: string;
+  /** Milliseconds the worker spent in the forward pass + reductions. */
+  computeMs: number;
+}
