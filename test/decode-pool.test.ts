@@ -45,7 +45,7 @@ describe('decode worker pool (piscina + tsx)', () => {
     expect(remote.errors).toHaveLength(3);
   });
 
-  it('transfers the request pixels (detached in the caller) and runs tasks concurrently', async () => {
+  it('transfers the request pixels (detached in the caller); several tasks in flight come back whole', async () => {
     const n = 64;
     const pixels = new Uint8Array(n * 28 * 28).map((_, i) => (i * 13) % 256);
     await put(path.join(dir, 'idx/images'), idxBytes(0x08, [n, 28, 28], pixels));

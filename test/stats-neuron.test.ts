@@ -165,7 +165,7 @@ describe('NeuronStats known answers', () => {
 
 describe('NeuronStats merge == one pass', () => {
   const C = 5;
-  const raw = randomRawLayer({ seed: 11, samples: 300, channels: C, extent: [1, 4, 4], quantum: 0.5, deadChannels: [2] });
+  const raw = randomRawLayer({ seed: 11, samples: 300, channels: C, extent: [1, 4, 4], quantum: 0.5, deadChannels: [2], drift: 4 });
   // One batch of everything: a two-pass mean/M2 with no pairwise combination at all.
   const onePass = statsOf([reduceRaw(raw)], C).result();
 

@@ -17,13 +17,15 @@ describe('Parquet ingest of 1M activation rows', () => {
     const max = new Float32Array(n), mean = new Float32Array(n), zero_frac = new Float32Array(n);
     const argmax_t = new Int32Array(n), argmax_y = new Int32Array(n), argmax_x = new Int32Array(n);
     let expectedSum = 0;
+    let x = 12345; // LCG noise: realistic (poorly compressible) float columns
+    const noise = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
     for (let s = 0, i = 0; s < samples; s++) {
       for (let c = 0; c < channels; c++, i++) {
         sample_id[i] = s;
         channel[i] = c;
-        max[i] = ((s * 31 + c * 17) % 1000) / 100;// exact in float32 to 2 decimals is not needed: summed in f64 below
+        max[i] = 5 * noise();
         expectedSum += max[i]!;
-        mean[i] = max[i]! / 3;
+        mean[i] = max[i]! * noise();
         zero_frac[i] = (c % 8) / 8;
         argmax_y[i] = s % 7;
         argmax_x[i] = c % 5;

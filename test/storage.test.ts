@@ -3,6 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import {
   Store,
   commitShard,
@@ -116,8 +119,10 @@ describe('committed shards only', () => {
     expect(types).toEqual({
       sample_id: 'INTEGER', channel: 'INTEGER', max: 'FLOAT', mean: 'FLOAT', zero_frac: 'FLOAT',
       argmax_t: 'INTEGER', argmax_y: 'INTEGER', argmax_x: 'INTEGER',
-      dataset: 'VARCHAR', model: 'VARCHAR', step: 'BIGINT', layer: 'VARCHAR',
+      dataset: 'VARCHAR', model: 'VARCHAR', step: 'BIGINT', layer: 'VARCHAR', shard: 'INTEGER',
     });
+    const shards = await db.query('SELECT DISTINCT shard FROM activations');
+    expect(shards).toEqual([{ shard: 0 }]);
     const codeType = await db.query<{ t: string }>("SELECT column_type AS t FROM (DESCRIBE codes) WHERE column_name = 'code'");
     expect(codeType[0]!.t).toBe(`FLOAT[${D}]`);
   });
@@ -164,6 +169,23 @@ describe('catalog.sql', () => {
       fresh.closeSync();
     }
   });
+
+  it('works from the store directory with relative paths (cd store && duckdb -init catalog.sql)', async () => {
+    // A separate process whose working directory is the store (vitest workers cannot chdir).
+    const api = createRequire(import.meta.url).resolve('@duckdb/node-api');
+    const script = `
+      const { DuckDBInstance } = require(${JSON.stringify(api)});
+      const fs = require('node:fs');
+      (async () => {
+        const c = await (await DuckDBInstance.create(':memory:')).connect();
+        await c.run(fs.readFileSync('catalog.sql', 'utf8'));
+        const r = await c.runAndReadAll('SELECT count(*)::INT AS n, count(DISTINCT shard)::INT AS s FROM activations');
+        console.log(JSON.stringify(r.getRowObjectsJS()));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: store });
+    const [expected] = await db.query<{ n: number; s: number }>('SELECT count(*)::INT AS n, count(DISTINCT shard)::INT AS s FROM activations');
+    expect(JSON.parse(stdout)).toEqual([expected]);
+  });
 });
 
 describe('re-run of a shard', () => {
@@ -209,6 +231,7 @@ describe('crash safety', () => {
     const parts = await writeShard(store, 3);
     await expect(commitShard(store, key(3), [{ ...parts[0]!, bytes: parts[0]!.bytes + 1 }], 'r')).rejects.toThrow(/bytes/);
     await expect(commitShard(store, { ...key(3), dataset: 'other' }, parts, 'r')).rejects.toThrow(/does not belong/);
+    await expect(commitShard(store, key(4), parts, 'r')).rejects.toThrow(/not a file of shard 4/);
     expect(await isShardCommitted(store, key(3))).toBe(false);
   });
 });

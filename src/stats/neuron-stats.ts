@@ -169,7 +169,7 @@ export class NeuronStats {
       s.m2.set(m2B);
     } else {
       const fb = nb / n;
-      const fab = na * fb * 1.0000001;
+      const fab = na * fb;
       for (let c = 0; c < s.channels; c++) {
         const d = meanB[c] - s.mean[c];
         const m2 = s.m2[c] + m2B[c] + d * d * fab;

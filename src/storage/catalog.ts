@@ -5,9 +5,9 @@
  * open it (`cd store && duckdb -init catalog.sql`); Store (store.ts) runs them with absolute paths.
  *
  * Views of per-shard tables keep only parts listed in commit files: a reader never sees a
- * partially written or superseded shard. Part paths are matched on their last components
- * (table/key=value.../file), which do not depend on where the store is mounted or how the glob
- * was resolved (relative, absolute or via `file_search_path`).
+ * partially written or superseded shard. Part paths are matched as committed (store-relative)
+ * behind the prefix DuckDB gave the commit files, so they match however the globs were resolved
+ * (relative to the working directory, absolute, or via `file_search_path`).
  *
  * DuckDB fails on a glob with no files, so a table without files is an empty typed SELECT;
  * regenerate the catalog (Store.refresh / writeCatalog) when a table gets its first files or
@@ -82,6 +82,8 @@ const COMMIT_COLUMNS: [string, string][] = [
   ['shard', 'INTEGER'],
   ['parts', 'STRUCT("table" VARCHAR, path VARCHAR, rows BIGINT, bytes BIGINT, dim INTEGER)[]'],
 ];
+/** The commit file itself, as DuckDB resolved the glob (relative, absolute or via file_search_path). */
+const COMMIT_FILE_COLUMN: [string, string] = ['commit_file', 'VARCHAR'];
 
 const RUN_COLUMNS: [string, string][] = [
   ['run_id', 'VARCHAR'],
@@ -96,9 +98,11 @@ const RUN_COLUMNS: [string, string][] = [
   ['counts', 'JSON'],
 ];
 
-function readJson(glob: string, cols: [string, string][]): string {
+function readJson(glob: string, cols: [string, string][], filenameAs?: string): string {
   const columns = cols.map(([n, t]) => `${n}: ${sqlString(t)}`).join(', ');
-  return `SELECT * FROM read_json(${sqlString(glob)}, format = 'auto', columns = {${columns}})`;
+  const fileCol = filenameAs ? ` RENAME (filename AS ${filenameAs})` : '';
+  const opt = filenameAs ? ', filename = true' : '';
+  return `SELECT *${fileCol} FROM read_json(${sqlString(glob)}, format = 'auto', columns = {${columns}}${opt})`;
 }
 
 /** Columns of a table view, with their SQL types (data columns, then partition keys). */
@@ -128,9 +132,9 @@ function tableView(def: TableDef, root: string, inv: StoreInventory): string {
       ? `SELECT * EXCLUDE (filename), CAST(regexp_extract(filename, 'shard-(\\d+)\\.parquet$', 1) AS INTEGER) AS shard FROM ${read}`
       : `SELECT * EXCLUDE (filename) FROM ${read}`;
     if (def.perShard) {
-      // Last components of the file path = the part path relative to the store, as committed.
-      const rel = `array_to_string(string_split(replace(filename, '\\', '/'), '/')[-${partDepth(def.name)}:], '/')`;
-      body += `\n  WHERE ${rel} IN (SELECT path FROM commit_parts WHERE "table" = '${def.name}')`;
+      // Compared as is (no expression on filename), DuckDB turns this semi-join into a dynamic
+      // filter that skips uncommitted files instead of testing every row.
+      body += `\n  WHERE filename IN (SELECT file FROM commit_parts WHERE "table" = '${def.name}')`;
     }
     // Optional columns may be absent from every file; the typed empty branch supplies them.
     if (def.columns.some((c) => c.optional)) body += `\n  UNION ALL BY NAME ${emptySelect(cols)}`;
@@ -150,11 +154,16 @@ export function renderCatalog(inv: StoreInventory, root: string): string {
       "-- (or run SET file_search_path = '<store>'; before this file). Per-shard tables show committed shards only.",
     ].join('\n'),
   ];
-  const commits = inv.hasCommits ? readJson(`${root}${COMMITS_DIR}/*/*/*/*.json`, COMMIT_COLUMNS) : emptySelect(COMMIT_COLUMNS);
+  const commits = inv.hasCommits
+    ? readJson(`${root}${COMMITS_DIR}/*/*/*/*.json`, COMMIT_COLUMNS, COMMIT_FILE_COLUMN[0])
+    : emptySelect([...COMMIT_COLUMNS, COMMIT_FILE_COLUMN]);
   out.push(`CREATE OR REPLACE VIEW commits AS\n${commits};`);
+  // `file`: the part path as DuckDB names it when globbing, i.e. the committed relative path
+  // behind the same prefix DuckDB put in front of the commit file (the store root as resolved).
   out.push(
     'CREATE OR REPLACE VIEW commit_parts AS\n' +
-      'SELECT run_id, time, dataset, model, step, shard, p."table" AS "table", p.path AS path, p.rows AS rows, p.bytes AS bytes, p.dim AS dim\n' +
+      'SELECT run_id, time, dataset, model, step, shard, p."table" AS "table", p.path AS path, p.rows AS rows, p.bytes AS bytes, p.dim AS dim,\n' +
+      `  regexp_extract(commit_file, '^(.*)${COMMITS_DIR}/[^/]+/[^/]+/[^/]+/[^/]+$', 1) || p.path AS file\n` +
       'FROM (SELECT *, unnest(parts) AS p FROM commits);',
   );
   const runs = inv.hasRuns ? readJson(`${root}${RUNS_DIR}/*.json`, RUN_COLUMNS) : emptySelect(RUN_COLUMNS);

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
-import { COMMITS_DIR, commitPath, decodeSegment, parsePartPath, type ShardKey } from './layout.js';
+import { COMMITS_DIR, commitPath, decodeSegment, parsePartPath, shardFileName, type ShardKey } from './layout.js';
 import type { PartRecord } from './parts.js';
-import { TABLE_NAMES } from './schemas.js';
+import { TABLES, TABLE_NAMES } from './schemas.js';
 
 const PartSchema = z.object({
   table: z.enum(TABLE_NAMES),
@@ -45,6 +45,10 @@ async function checkPart(store: string, key: ShardKey, part: PartRecord): Promis
   const p = parsed.partition;
   if (parsed.table !== part.table || p.dataset !== key.dataset || (p.model !== undefined && p.model !== key.model) || (p.step !== undefined && p.step !== key.step)) {
     throw new NeurolensError('INTERNAL', `part ${part.path} does not belong to ${part.table} of shard ${JSON.stringify(key)}`);
+  }
+  // Views derive a per-shard row's shard from its file name, so it must be the committed shard.
+  if (TABLES[part.table].perShard && parsed.file !== shardFileName(key.shard)) {
+    throw new NeurolensError('INTERNAL', `part ${part.path} is not a file of shard ${key.shard} (expected ${shardFileName(key.shard)})`);
   }
   let size: number;
   try {

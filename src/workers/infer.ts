@@ -7,6 +7,7 @@ import { loadModelDir } from '../model/io.js';
 import { Tapper } from '../model/taps.js';
 import type { InferRequest, InferResponse } from './protocol.js';
 import { movable } from './transfer.js';
+import { workerEntry } from './pool.js';
 
 let current: { key: string; tapper: Tapper; dispose: () => void } | null = null;
 
@@ -28,7 +29,7 @@ async function tapperFor(req: InferRequest): Promise<Tapper> {
   return tapper;
 }
 
-export default async function infer(req: InferRequest): Promise<InferResponse> {
+async function infer(req: InferRequest): Promise<InferResponse> {
   const backend = await setupBackend(req.backend);
   const tapper = await tapperFor(req);
   const t0 = performance.now();
@@ -44,3 +45,5 @@ export default async function infer(req: InferRequest): Promise<InferResponse> {
   };
   return movable(out);
 }
+
+export default workerEntry(infer);
