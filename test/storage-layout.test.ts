@@ -98,8 +98,10 @@ describe('fresh store and catalog refresh', () => {
         pred: new Int32Array([1, 1, 2]),
         prob: new Float32Array([0.9, 0.6, 0.5]),
       });
+      await db.refresh();
+      expect(await db.query('SELECT * FROM predictions')).toEqual([]); // files, but no commit yet
       await commitShard(store, key, [p], 'r');
-      expect(await db.query('SELECT * FROM predictions')).toEqual([]);
+      expect(await db.query('SELECT * FROM predictions')).toEqual([]); // the first commit needs a refresh
       await db.refresh();
       const rows = await db.query<{ sample_id: number; label: number | null }>('SELECT sample_id, label FROM predictions ORDER BY sample_id');
       expect(rows).toEqual([{ sample_id: 0, label: 1 }, { sample_id: 1, label: 0 }, { sample_id: 2, label: null }]);
