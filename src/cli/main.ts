@@ -9,6 +9,7 @@ import { registerRun } from './run.js';
 import { registerFinalize } from './finalize.js';
 import { registerLayers } from './layers.js';
 import { registerTrainDemo } from './train-demo.js';
+import { registerDemo } from './demo.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 
+registerDemo(program);
 registerTrainDemo(program);
 registerRun(program);
 registerFinalize(program);
