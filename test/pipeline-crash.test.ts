@@ -6,20 +6,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { cli, NEUROLENS_BIN as BIN } from './helpers/cli.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
 import { setupBackend } from '../src/model/backend.js';
 import { Store } from '../src/storage/index.js';
 
-const BIN = path.resolve('bin/neurolens.js');
 const N = 3000;
 let fx: PipelineFixture;
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return r;
-}
 
 async function countCommits(store: string): Promise<number> {
   const files = await fs.readdir(path.join(store, '_commits'), { recursive: true }).catch(() => [] as string[]);
@@ -47,7 +43,7 @@ beforeAll(async () => {
   await setupBackend('wasm');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-crash-'));
   fx = await makePipelineFixture(dir, N, { shardSize: 100, batchSize: 50 });
-  const r = cli(['run', fx.specFile, '--workers', '1', '--store', path.join(dir, 'reference'), '--json']);
+  const r = await cli(['run', fx.specFile, '--workers', '1', '--store', path.join(dir, 'reference'), '--json']);
   expect(r.status, r.stderr).toBe(0);
 });
 
@@ -76,7 +72,7 @@ describe('crash and resume', () => {
       s.dispose();
     }
 
-    const r = cli(['run', fx.specFile, '--workers', '2', '--store', store, '--json']);
+    const r = await cli(['run', fx.specFile, '--workers', '2', '--store', store, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.checkpoints[0].skipped).toBe(committed);
@@ -86,10 +82,10 @@ describe('crash and resume', () => {
   it('static sharding --shard 0/2 and 1/2 then finalize equals a single-machine run', async () => {
     const store = path.join(fx.dir, 'sharded');
     for (const part of ['0/2', '1/2']) {
-      const r = cli(['run', fx.specFile, '--workers', '1', '--store', store, '--shard', part, '--json']);
+      const r = await cli(['run', fx.specFile, '--workers', '1', '--store', store, '--shard', part, '--json']);
       expect(r.status, r.stderr).toBe(0);
     }
-    const f = cli(['finalize', fx.specFile, '--store', store, '--json']);
+    const f = await cli(['finalize', fx.specFile, '--store', store, '--json']);
     expect(f.status, f.stderr).toBe(0);
     expect(await snapshot(store)).toEqual(await snapshot(path.join(fx.dir, 'reference')));
   });

@@ -55,6 +55,8 @@ export interface RunSummary {
   checkpoints: { step: number; dir: string; shards: number; skipped: number; samples: number; errors: number; seconds: number; images_per_s: number; dead: Record<string, number> | null }[];
   errors: number;
   seconds: number;
+  /** Peak resident set size of the process (all threads) so far, in MiB. */
+  peak_rss_mib: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -133,6 +135,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     checkpoints: [],
     errors: 0,
     seconds: 0,
+    peak_rss_mib: 0,
   };
 
   const progress = new Progress(opts.progress ?? 'silent');
@@ -206,6 +209,8 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   } finally {
     progress.stop();
     summary.seconds = round((performance.now() - t0) / 1000);
+    // maxRSS is in KiB on Linux and covers the worker threads (they share the process).
+    summary.peak_rss_mib = round(process.resourceUsage().maxRSS / 1024);
     record.finished_at = new Date().toISOString();
     record.timings!.total_s = summary.seconds;
     await writeRun(storeDir, record).catch(() => undefined);

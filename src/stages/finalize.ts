@@ -31,6 +31,9 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     throw new NeurolensError('NOT_FOUND', `nothing to finalize: no committed shards for dataset=${key.dataset} model=${key.model} step=${key.step} in ${store.dir}`);
   }
   const out: FinalizeResult = { layers: [] };
+  const missing = (layer: string): never => {
+    throw new NeurolensError('NOT_FOUND', `nothing to finalize for layer ${layer} at step ${key.step}: no committed neuron_stats_partial rows`);
+  };
   for (const layer of layers) {
     const lp = { ...params, layer };
     const ns = await store.queryColumns(
@@ -65,6 +68,7 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       shards++;
       i = j;
     }
+    if (!merged) missing(layer);
     const r = merged!.result();
     const state = merged!.toColumns();
     await writeFinalPart(store.dir, 'neuron_stats', lp, {
@@ -93,8 +97,9 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     );
     const ay = tk.data.argmax_y as number[];
     const ax = tk.data.argmax_x as number[];
-    const H = Math.max(0, ...ay) + 1;
-    const W = Math.max(0, ...ax) + 1;
+    // A loop, not Math.max(...ay): spreading 100k+ values overflows the call stack.
+    const H = ay.reduce((m, v) => (v > m ? v : m), 0) + 1;
+    const W = ax.reduce((m, v) => (v > m ? v : m), 0) + 1;
     const channels = r.channel.length;
     let top: TopK | null = null;
     const tshard = tk.data.shard as number[];

@@ -26,7 +26,7 @@ export function depthwiseConv2dBackpropInput(
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: c, outChannels } = info;
   const m = outChannels / c;
   const up = zeroInsert(dy, sh, sw); // [B, Ho*sh, Wo*sw, C*M]
-  const padTop = (fh - 1) * dh - info.padInfo.top + (dh > 1 ? 1 : 0);
+  const padTop = (fh - 1) * dh - info.padInfo.top;
   const padLeft = (fw - 1) * dw - info.padInfo.left;
   // The valid correlation below must see h + (fh - 1) * dh rows.
   const padBottom = h + (fh - 1) * dh - padTop - up.shape[1];

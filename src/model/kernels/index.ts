@@ -11,9 +11,8 @@ import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { untransposingBatchMatMulConfig } from './batch_mat_mul.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_backprop_filter.js';
-import { complexConfigs } from './complex.js';
+import { complexAwareIdentityConfig, complexConfigs } from './complex.js';
 import { fftConfigs } from './fft.js';
-import { spectralGradConfigs } from './spectral_grads.js';
 
 /** Kernels wasm does not have: added only where missing (a later wasm release keeps its own). */
 const MISSING: tfc.KernelConfig[] = [
@@ -44,10 +43,10 @@ function replace(name: string, make: (native: tfc.KernelConfig | undefined) => t
 }
 
 /**
- * Registers the kernels for 'wasm' (plus the spectral gradients, which tfjs keeps per op, not per
- * backend, and only where none exist). Idempotent; safe to call before the backend exists.
- * Replaces wasm's Conv2DBackpropInput (scalar loop, ~8x slower than the composite) and wraps its
- * BatchMatMul (transposed operands are materialised so XNNPACK runs the product).
+ * Registers the kernels for 'wasm'. Idempotent; safe to call before the backend exists.
+ * Replaces wasm's Conv2DBackpropInput (scalar loop, ~8x slower than the composite), wraps its
+ * BatchMatMul (transposed operands are materialised so XNNPACK runs the product) and its
+ * Identity (so complex64 tensors can be cloned).
  */
 export function registerWasmGradientKernels(): void {
   for (const k of MISSING) {
@@ -58,7 +57,5 @@ export function registerWasmGradientKernels(): void {
   }
   replace(tfc.Conv2DBackpropInput, () => conv2dBackpropInputConfig);
   replace(tfc.BatchMatMul, (native) => (native ? untransposingBatchMatMulConfig(native) : undefined));
-  for (const g of spectralGradConfigs) {
-    if (tfc.getGradient(g.kernelName) == null) tfc.registerGradient(g);
-  }
+  replace(tfc.Identity, (native) => (native ? complexAwareIdentityConfig(native) : undefined));
 }
