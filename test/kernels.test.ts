@@ -213,6 +213,47 @@ describe('BatchMatMul on wasm (transposed operands routed to XNNPACK)', () => {
   });
 });
 
+describe('MaxPoolGrad on wasm (native kernel with its <= 0 window bug worked around)', () => {
+  const cases: Array<{ x: Shape4; f: number | [number, number]; s: number | [number, number]; pad: 'same' | 'valid' | number; rounding?: 'ceil' }> = [
+    { x: [2, 8, 8, 3], f: 2, s: 2, pad: 'valid' },
+    { x: [2, 9, 7, 2], f: 3, s: 2, pad: 'same' },
+    { x: [1, 7, 9, 2], f: 3, s: 1, pad: 'same' },
+    { x: [2, 9, 10, 2], f: [2, 3], s: [1, 2], pad: 'valid' },
+    { x: [1, 8, 9, 3], f: 3, s: 2, pad: 1, rounding: 'ceil' },
+  ];
+  it.each(cases)('matches cpu on x=$x f=$f s=$s pad=$pad, mixed-sign and all-negative inputs', ({ x, f, s, pad, rounding }) => {
+    for (const offset of [0, -3]) {
+      const xv = randomArray(size(x), 200 + size(x)).map((v) => v + offset);
+      tfc.setBackend('cpu');
+      const yt = tfc.maxPool(tfc.tensor4d(xv, x), f, s, pad, rounding);
+      const y = { values: yt.dataSync() as Float32Array, shape: yt.shape };
+      tfc.dispose(yt);
+      const dy = { values: randomArray(size(y.shape), 300), shape: y.shape };
+      const attrs = { filterSize: f, strides: s, pad, dimRoundingMode: rounding };
+      expect(wasmVsCpu('MaxPoolGrad', { dy, input: { values: xv, shape: x }, output: y }, attrs), `offset ${offset}`).toBeLessThan(TOL);
+    }
+  });
+
+  it('routes the gradient of windows whose maximum is <= 0 (wasm 4.22 alone drops it), ties to one maximum', () => {
+    // 2x2 windows: max 5 (unique), max 0 (tied, at flat 6 and 7), max 8 (unique), max 0 (tied, at 14 and 15).
+    const x = [5, 1, -1, -2, 3, 3, 0, 0, -4, -3, -2, -9, 7, 8, 0, 0];
+    tfc.setBackend('wasm');
+    const before = footprint();
+    const g = tfc.tidy(() => {
+      const loss = (t: Tensor) => tfc.sum(tfc.mul(tfc.maxPool(t as tfc.Tensor4D, 2, 2, 'valid'), tfc.tensor4d([1, 10, 100, 1000], [1, 2, 2, 1])));
+      return Array.from(tfc.grad(loss)(tfc.tensor4d(x, [1, 4, 4, 1])).dataSync());
+    });
+    expect(footprint()).toEqual(before);
+    expect(g[0]).toBe(1);
+    expect(g[13]).toBe(100);
+    expect(g[6] + g[7]).toBe(10);
+    expect([0, 10]).toContain(g[6]);
+    expect(g[14] + g[15]).toBe(1000);
+    expect([0, 1000]).toContain(g[14]);
+    expect(g.reduce((a, b) => a + b, 0)).toBe(1111);
+  });
+});
+
 describe('memory and registration', () => {
   it('leaves no tensor or wasm buffer behind, also when given bare TensorInfos', async () => {
     await tfc.setBackend('wasm');
@@ -228,6 +269,7 @@ describe('memory and registration', () => {
       ['DepthwiseConv2dNativeBackpropInput', { dy: dyD, filter: wd }, { strides: 2, pad: 'same', dilations: 1, inputShape: [2, 9, 9, 3] }],
       ['DepthwiseConv2dNativeBackpropFilter', { x, dy: dyD }, { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 3, 1] }],
       ['BatchMatMul', { a: tfc.reshape(x, [18, 27]), b: tfc.reshape(x, [18, 27]) }, { transposeA: true, transposeB: false }],
+      ['MaxPoolGrad', { dy: dyD, input: tfc.sub(x, 2), output: tfc.maxPool(tfc.sub(x, 2) as tfc.Tensor4D, 3, 2, 'same') }, { filterSize: 3, strides: 2, pad: 'same' }],
     ];
     for (const [kernel, inputs, attrs] of runs) {
       const expected = (tfc.engine().runKernel(kernel, inputs, attrs as tfc.NamedAttrMap) as Tensor).dataSync();
@@ -243,7 +285,7 @@ describe('memory and registration', () => {
   });
 
   it('registering twice changes nothing and warns about nothing', () => {
-    const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'DepthwiseConv2dNativeBackpropInput', 'FFT'];
+    const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Identity', 'DepthwiseConv2dNativeBackpropInput', 'FFT'];
     const before = names.map((n) => tfc.getKernel(n, 'wasm')?.kernelFunc);
     const warn = vi.spyOn(console, 'warn');
     registerWasmGradientKernels();

@@ -8,8 +8,8 @@
  * holding (re, im) pairs interleaved, and the engine's complex64 Tensor points at that buffer.
  * That is exactly the layout tfjs-core uses for complex values everywhere else (dataSync() of a
  * complex tensor on cpu returns interleaved pairs, backend_util.mergeRealAndImagArrays), so
- * `data()`/`dataSync()` work unchanged. Reshape and Identity only pass the buffer along, so they
- * work too; FFT/IFFT are in fft.ts.
+ * `data()`/`dataSync()` work unchanged. Reshape only relabels the buffer, so it works too;
+ * FFT/IFFT are in fft.ts.
  *
  * Limits (documented, not papered over): other wasm kernels (Slice, Concat, Cast, ...) do not
  * understand complex64 and must not be given it; Identity (tf.clone, and the copies the tape keeps

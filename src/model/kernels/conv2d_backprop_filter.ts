@@ -7,9 +7,10 @@
  * xpad^T = [Ci, Hp, Wp, B] ("batch" Ci) with the filter dy^T = [Ho, Wo, B, Co] dilated by s:
  *   out[ci, kh, kw, co] = sum_{i, j, b} xpad^T[ci, kh + i*sh, kw + j*sw, b] * dy^T[i, j, b, co].
  * That is the classic way TensorFlow/cuDNN express the filter gradient, and it runs on
- * XNNPACK's convolution. Measured on this machine (bench/kernels.ts) it beat per-offset
- * slice + matMul (3-7x slower), im2col + one matMul (2.5-9x slower) and wasm's naive
- * Conv3DBackpropFilterV2 (up to 30x slower).
+ * XNNPACK's convolution. Measured on this machine inside a training step it beat per-offset
+ * slice + matMul (3-7x slower), im2col + one matMul (2-9x slower; also for a thin first layer,
+ * Ci = 1, where it looks faster in isolation only because XNNPACK caches the packed dy when the
+ * same dy is reused) and wasm's scalar Conv3DBackpropFilterV2 (up to 30x slower).
  */
 import { tfc } from '../tf.js';
 import { asTensor, padOrCrop, type RefCountingBackend } from './tensors.js';

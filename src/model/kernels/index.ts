@@ -1,14 +1,16 @@
 /**
  * neurolens' extra kernels for @tensorflow/tfjs-backend-wasm 4.22, which lacks the gradient and
- * spectral kernels the cpu backend has (compare tf.getKernelsForBackend('wasm') and 'cpu'), and
- * whose Conv2DBackpropInput and transposed BatchMatMul are scalar loops. All are composites of
- * kernels wasm runs fast (XNNPACK convolution / fully-connected); see each file. The real-valued
- * DFT helpers for Fourier image parameterizations are in ./dft.ts (import them from there).
+ * spectral kernels the cpu backend has (compare tf.getKernelsForBackend('wasm') and 'cpu'), whose
+ * Conv2DBackpropInput and transposed BatchMatMul are scalar loops, and whose MaxPoolGrad is wrong
+ * for windows with a maximum <= 0. All are composites of kernels wasm runs fast (XNNPACK
+ * convolution and fully-connected); see each file. The differentiable real-valued DFT helpers
+ * for Fourier image parameterizations are in ./dft.ts (import them from there).
  */
 import { tfc } from '../tf.js';
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
 import { untransposingBatchMatMulConfig } from './batch_mat_mul.js';
+import { shiftingMaxPoolGradConfig } from './max_pool_grad.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise_backprop_input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise_backprop_filter.js';
 import { complexAwareIdentityConfig, complexConfigs } from './complex.js';
@@ -44,9 +46,10 @@ function replace(name: string, make: (native: tfc.KernelConfig | undefined) => t
 
 /**
  * Registers the kernels for 'wasm'. Idempotent; safe to call before the backend exists.
- * Replaces wasm's Conv2DBackpropInput (scalar loop, ~8x slower than the composite), wraps its
- * BatchMatMul (transposed operands are materialised so XNNPACK runs the product) and its
- * Identity (so complex64 tensors can be cloned).
+ * Replaces wasm's Conv2DBackpropInput (scalar loop, ~8x slower than the composite) and wraps its
+ * MaxPoolGrad (which drops the gradient of windows whose maximum is <= 0; see max_pool_grad.ts),
+ * BatchMatMul (transposed operands are materialised so XNNPACK runs the product) and Identity (so
+ * complex64 tensors can be cloned).
  */
 export function registerWasmGradientKernels(): void {
   for (const k of MISSING) {
@@ -56,6 +59,7 @@ export function registerWasmGradientKernels(): void {
     }
   }
   replace(tfc.Conv2DBackpropInput, () => conv2dBackpropInputConfig);
+  replace(tfc.MaxPoolGrad, (native) => (native ? shiftingMaxPoolGradConfig(native) : undefined));
   replace(tfc.BatchMatMul, (native) => (native ? untransposingBatchMatMulConfig(native) : undefined));
   replace(tfc.Identity, (native) => (native ? complexAwareIdentityConfig(native) : undefined));
 }

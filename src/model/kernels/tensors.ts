@@ -78,9 +78,3 @@ export function zeroInsert(x: tfc.Tensor4D, sh: number, sw: number): tfc.Tensor4
   }
   return y;
 }
-
-/** `[a, a]` for a number, else the pair itself. */
-export function pair(v: number | [number, number] | number[] | undefined, dflt = 1): [number, number] {
-  if (v == null) return [dflt, dflt];
-  return typeof v === 'number' ? [v, v] : [v[0], v[1] ?? v[0]];
-}
