@@ -10,6 +10,9 @@ import { registerFinalize } from './finalize.js';
 import { registerLayers } from './layers.js';
 import { registerTrainDemo } from './train-demo.js';
 import { registerDemo } from './demo.js';
+import { registerQuery } from './query.js';
+import { registerMosaic } from './mosaic.js';
+import { registerServe } from './serve.js';
 
 const program = new Command();
 program
@@ -24,6 +27,9 @@ registerTrainDemo(program);
 registerRun(program);
 registerFinalize(program);
 registerLayers(program);
+registerQuery(program);
+registerMosaic(program);
+registerServe(program);
 registerDoctor(program);
 
 try {
