@@ -17,6 +17,7 @@ import {
   loadFashionMnist,
   buildDemoCnn,
   DEMO_LAYER_NAMES,
+  learningRateAt,
   type MetricsRecord,
   type TrainOptions,
   type TrainSummary,
@@ -40,6 +41,14 @@ describe('seeded data order', () => {
     expect(checkpointSteps(40, 10)).toEqual([0, 10, 20, 30, 40]);
     expect(checkpointSteps(25, 10)).toEqual([0, 10, 20, 25]);
     expect(checkpointName(300)).toBe('ckpt-000300');
+  });
+  it('cosine schedule starts at the base rate, decays monotonically to 2% of it; constant stays', () => {
+    const lrs = Array.from({ length: 101 }, (_, t) => learningRateAt('cosine', 1e-3, t, 100));
+    expect(lrs[0]).toBeCloseTo(1e-3, 12);
+    expect(lrs[50]).toBeCloseTo((1e-3 + 2e-5) / 2, 12);
+    expect(lrs[100]).toBeCloseTo(2e-5, 12);
+    for (let t = 1; t <= 100; t++) expect(lrs[t]).toBeLessThan(lrs[t - 1]);
+    expect(learningRateAt('constant', 1e-3, 70, 100)).toBe(1e-3);
   });
   it('the demo CNN has the documented layer names and is seeded', () => {
     const a = buildDemoCnn(3);
@@ -88,6 +97,8 @@ describe.skipIf(!existsSync(FM))('trainDemo on Fashion-MNIST subsets (wasm)', ()
     expect(recs.map((r) => r.step)).toEqual([0, 10, 20, 30, 40]);
     expect(recs.map((r) => r.epoch)).toEqual([0, 0.5, 1, 1.5, 2]);
     expect(recs[0].loss).toBeNull();
+    expect(recs[0].learning_rate).toBe(TRAIN_DEFAULTS.learningRate);
+    expect(recs[4].learning_rate).toBeCloseTo(TRAIN_DEFAULTS.learningRate * 0.02, 12);
     expect(recs.every((r) => r.test_samples === 500)).toBe(true);
   });
 
@@ -129,13 +140,18 @@ describe.skipIf(!existsSync(FM))('trainDemo on Fashion-MNIST subsets (wasm)', ()
   });
 
   it('is deterministic: same seed => byte-identical checkpoints; another seed differs', async () => {
-    await trainDemo(base(join(root, 'b'), { epochs: 1 }));
-    await trainDemo(base(join(root, 'c'), { epochs: 1, seed: 4 }));
+    await trainDemo(base(join(root, 'b')));
+    await trainDemo(base(join(root, 'c'), { seed: 4, epochs: 1, checkpointEvery: 5 }));
     const shard = (run: string, ckpt: string) => readFile(join(root, run, ckpt, 'group1-shard1of1.bin'));
-    for (const ckpt of ['ckpt-000000', 'ckpt-000010', 'ckpt-000020']) {
-      expect((await shard('b', ckpt)).equals(await shard('a', ckpt))).toBe(true);
-      expect((await shard('c', ckpt)).equals(await shard('a', ckpt))).toBe(false);
-    }
+    for (const ckpt of runA.checkpoints) expect((await shard('b', ckpt)).equals(await shard('a', ckpt))).toBe(true);
+    // The recorded metrics agree too (all but wall-clock time).
+    const metricsOf = async (run: string) =>
+      (await readFile(join(root, run, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => ({ ...(JSON.parse(l) as MetricsRecord), elapsed_s: 0 }));
+    expect(await metricsOf('b')).toEqual(await metricsOf('a'));
+    for (const ckpt of ['ckpt-000000', 'ckpt-000010']) expect((await shard('c', ckpt)).equals(await shard('a', ckpt))).toBe(false);
   }, 60_000);
 
   it('refuses to mix a new series into an existing one unless --overwrite', async () => {
