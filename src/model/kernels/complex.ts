@@ -13,9 +13,10 @@
  *
  * Limits (documented, not papered over): other wasm kernels (Slice, Concat, Cast, ...) do not
  * understand complex64 and must not be given it; Identity (tf.clone, and the copies the tape keeps
- * of a kernel's inputs under tf.grad) is wrapped below. tf.memory().numBytes does not count complex
- * buffers (the engine counts complex bytes "by their components", which do not exist here); and
- * a complex tensor alive when the backend is switched away from wasm moves as float32 data.
+ * of a kernel's inputs under tf.grad) is replaced by a sharing one (identity.ts), which works for
+ * complex64 too. tf.memory().numBytes does not count complex buffers (the engine counts complex
+ * bytes "by their components", which do not exist here); and a complex tensor alive when the
+ * backend is switched away from wasm moves as float32 data.
  * Gradients cannot flow through complex tensors in tfjs 4.22 on any backend (tape.ts requires
  * every gradient to be float32, and no gradient is registered for FFT/Real/Imag/Complex), which
  * is why the differentiable real-valued DFT helpers of dft.ts exist.
@@ -64,20 +65,6 @@ function partKernel(part: 0 | 1): tfc.KernelFunc {
 function complexAbsKernel({ inputs, backend }: Parameters<tfc.KernelFunc>[0]): Tensor {
   const be = backend as RefCountingBackend;
   return tfc.tidy(() => tfc.sqrt(tfc.sum(tfc.square(complexAsPairs(inputInfo(inputs, 'x'), be)), -1)));
-}
-
-/** wasm's Identity copies through a float view, which it has no complex64 case for. */
-export function complexAwareIdentityConfig(native: tfc.KernelConfig): tfc.KernelConfig {
-  const kernelFunc: tfc.KernelFunc = (args) => {
-    const x = inputInfo(args.inputs, 'x');
-    if (x.dtype !== 'complex64') return native.kernelFunc(args);
-    // The native kernel reads the data id through the shape/dtype it is given: hand it the
-    // interleaved float32 view and relabel its (backend-owned, refcount 1) copy as complex64.
-    const pairs: tfc.TensorInfo = { dataId: x.dataId, shape: [...x.shape, 2], dtype: 'float32' };
-    const copy = native.kernelFunc({ ...args, inputs: { x: pairs } }) as tfc.TensorInfo;
-    return { dataId: copy.dataId, shape: x.shape, dtype: 'complex64' };
-  };
-  return { ...native, kernelFunc };
 }
 
 export const complexConfigs: tfc.KernelConfig[] = [

@@ -12,11 +12,13 @@
  */
 import { tfc } from '../tf.js';
 import { asTensor, padOrCrop, zeroInsert, type RefCountingBackend } from './tensors.js';
+import { rotatedFilter } from './patches.js';
 
 export function conv2dBackpropInput(
   dy: tfc.Tensor4D,
   filter: tfc.Tensor4D,
   attrs: tfc.Conv2DBackpropInputAttrs,
+  backend: unknown,
 ): tfc.Tensor4D {
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
   const fmt = tfc.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC');
@@ -27,9 +29,13 @@ export function conv2dBackpropInput(
   const padTop = fh - 1 - info.padInfo.top;
   const padLeft = fw - 1 - info.padInfo.left;
   // The valid correlation below must see h + fh - 1 rows and w + fw - 1 columns.
-  const p = padOrCrop(up, [[0, 0], [padTop, h + fh - 1 - padTop - up.shape[1]], [padLeft, w + fw - 1 - padLeft - up.shape[2]], [0, 0]]);
-  const rotated = tfc.transpose(tfc.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tfc.Tensor4D; // [fh, fw, Co, Ci]
-  const dx = tfc.conv2d(p, rotated, 1, 'valid');
+  const amounts: Array<[number, number]> = [[0, 0], [padTop, h + fh - 1 - padTop - up.shape[1]], [padLeft, w + fw - 1 - padLeft - up.shape[2]], [0, 0]];
+  const rotated = rotatedFilter(filter, true, backend); // [fh, fw, Co, Ci]
+  // Pure padding is left to the convolution (XNNPACK reads it as zeros; no padded copy of dy);
+  // any crop is done first.
+  const dx = amounts.every(([a, b]) => a >= 0 && b >= 0)
+    ? tfc.conv2d(up, rotated, 1, amounts as tfc.backend_util.ExplicitPadding)
+    : tfc.conv2d(padOrCrop(up, amounts), rotated, 1, 'valid');
   return fmt === 'channelsFirst' ? tfc.transpose(dx, [0, 3, 1, 2]) : dx;
 }
 
@@ -43,6 +49,7 @@ export const conv2dBackpropInputConfig: tfc.KernelConfig = {
         asTensor(inputs, 'dy', be) as tfc.Tensor4D,
         asTensor(inputs, 'filter', be) as tfc.Tensor4D,
         attrs as unknown as tfc.Conv2DBackpropInputAttrs,
+        backend,
       ),
     );
   },
