@@ -36,7 +36,7 @@ export function registerDemo(program: Command): void {
     .action(async (o: { workers?: number; backend: BackendChoice; limit?: number; json?: boolean }) => {
       const ckptDir = path.join(ROOT, 'checkpoints/fashion-mnist');
       if (!(await hasCheckpoints(ckptDir))) {
-        process.stderr.write(`no checkpoints in ${ckptDir}: training the demo CNN first (about 10 minutes on 2 cores)\n`);
+        process.stderr.write(`no checkpoints in ${ckptDir}: training the demo CNN first (about 4-5 minutes on 2 cores)\n`);
         const progress = new TrainProgress(o.json ? 'json' : process.stderr.isTTY ? 'bar' : 'lines');
         const summary = await trainDemo({ ...TRAIN_DEFAULTS, out: ckptDir }, progress.onEvent);
         progress.finish(summary);

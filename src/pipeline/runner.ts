@@ -157,7 +157,6 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
       const tc = performance.now();
       let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
       if (pending.length) {
-        progress.start(`step ${ck.step} (${ck.name}): ${pending.length} shard(s) to do, ${shards.length - pending.length} already committed`, []);
         totals = await streamCheckpoint({
           source,
           shards: pending,
