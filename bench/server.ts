@@ -16,6 +16,7 @@
  * loop) by `--connections` (16) loops of keep-alive fetch, `--requests` (4000; quick 1000) in
  * total or `--seconds` (20) at most.
  */
+import { mulberry32 } from '../src/train/prng.js';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -51,17 +52,7 @@ const SHARD = 1024;
 const TOPK = 32;
 const POSITIONS = 49; // a 7x7 output grid
 
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 async function buildStore(store: string, n: number, C: number, steps: number[], dim: number): Promise<void> {
   const runId = newRunId();
