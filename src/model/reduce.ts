@@ -4,13 +4,22 @@
  * For an activation a[b, p, c] over P positions p = t*H*W + y*W + x (pooled axes T, H, W):
  *   max, min, mean = sum_p a / P, sqMean = sum_p a^2 / P (for the dataset variance, Chan et al.),
  *   zeroFrac = #{p : a = 0} / P (TensorBoard's `zero_fraction`), argmax = first p with a = max.
- * (The zero count travels as a nonzero count and is divided on the host, see packStats.)
+ * On 'wasm' and 'cpu' all six come from one pass of the fused NeurolensChannelStats kernel
+ * (channel-stats-kernel.ts: float64 sums; NaN rule: a channel with a NaN has max = min = NaN,
+ * argmax = first NaN, mean and sqMean NaN, and NaN is not zero). Other backends ('tensorflow')
+ * use tensor ops (float32 sums; NaN handling is the backend's), with the zero count travelling
+ * as a nonzero count that is divided on the host (see unpackStats). NEUROLENS_FUSED_STATS=0 in the
+ * environment forces the tensor-op path everywhere (for benchmarks: bench/pipeline.ts --ops).
  * All float statistics of all layers are packed into ONE float32 tensor and all integer ones
  * into ONE int32 tensor, so a batch costs two downloads whatever the number of layers.
  */
 import { tf, tfc } from './tf.js';
 import { NeurolensError } from '../errors.js';
 import type { LayerBatchStats } from '../stats/types.js';
+import { channelStats, hasChannelStatsKernel, registerChannelStatsKernel } from './channel-stats-kernel.js';
+
+// Kernel registration is a registry entry (no backend needed): done once, on first import.
+registerChannelStatsKernel();
 
 export interface ReducePlan {
   name: string;
@@ -29,6 +38,8 @@ interface LayerSlot {
   extent: [number, number, number];
   floatOffset: number;
   intOffset: number;
+  /** Stat row 4 holds nonzero counts (tensor-op path) rather than zero fractions. */
+  nonzeroCounts: boolean;
 }
 
 export interface PackedLayout {
@@ -84,11 +95,52 @@ function topOne(out: tfc.Tensor): { prob: tfc.Tensor; pred: tfc.Tensor } {
   return { pred: tf.argMax(probs, 1), prob: tf.max(probs, 1) };
 }
 
+interface LayerReduction {
+  /** Statistics as rows of [rows, B, C]. */
+  block: tfc.Tensor;
+  argmax: tfc.Tensor | null;
+  /** Row of `block` that holds the mean. */
+  meanRow: number;
+}
+
+/** [5, B, C] (max, min, mean, sqMean, zeroFrac) and argmax [B, C] from the fused kernel. */
+function fusedStats(a: tfc.Tensor): LayerReduction {
+  const { stats, argmax } = channelStats(a.dtype === 'float32' ? a : tf.cast(a, 'float32'));
+  return { block: stats, argmax, meanRow: 2 };
+}
+
+/**
+ * The tensor-op reduction for backends without the fused kernel: [5, B, C] (max, min, mean,
+ * sqMean, NONZERO COUNT) and argmax [B, C]; with `stats` false only the mean, as [1, B, C].
+ */
+function tensorOpStats(a: tfc.Tensor, extent: [number, number, number], stats: boolean): LayerReduction {
+  const [B, C] = [a.shape[0], a.shape[a.rank - 1]];
+  const P = extent[0] * extent[1] * extent[2];
+  // [B, C, P]: positions innermost, so every reduction runs over the last axis (one transpose
+  // per layer instead of one per statistic).
+  const bpc = tf.cast(tf.reshape(a, [B, P, C]), 'float32');
+  const x = P === 1 ? tf.reshape(bpc, [B, C, 1]) : tf.transpose(bpc, [0, 2, 1]);
+  const mean = tf.mean(x, 2);
+  if (!stats) return { block: tf.expandDims(mean, 0), argmax: null, meanRow: 0 };
+  // Nonzero count as sum(step(|x|)) (step: 1 where > 0, else 0): exact for P < 2^24 and ~10x
+  // faster on wasm than equal+cast. unpackStats turns it into zeroFrac = (P - count) / P.
+  const nonzero = tf.sum(tf.step(tf.abs(x)), 2);
+  // tf.argMax returns the first index of the max on cpu and wasm (tested).
+  const block = tf.stack([tf.max(x, 2), tf.min(x, 2), mean, tf.mean(tf.square(x), 2), nonzero]);
+  return { block, argmax: tf.argMax(x, 2), meanRow: 2 };
+}
+
 /**
  * Builds the packed statistics from activations (call inside tf.tidy). `acts[i]` is the output of
- * `plan[i]`; `finalOut` is the model output when predictions are wanted.
+ * `plan[i]`; `finalOut` is the model output when predictions are wanted. `opts.fused` picks the
+ * fused kernel (default: where the active backend has it) or the tensor-op path.
  */
-export function packStats(acts: tfc.Tensor[], plan: ReducePlan[], finalOut: tfc.Tensor | null): {
+export function packStats(
+  acts: tfc.Tensor[],
+  plan: ReducePlan[],
+  finalOut: tfc.Tensor | null,
+  opts: { fused?: boolean } = {},
+): {
   floats: tfc.Tensor;
   ints: tfc.Tensor | null;
   layout: PackedLayout;
@@ -99,30 +151,21 @@ export function packStats(acts: tfc.Tensor[], plan: ReducePlan[], finalOut: tfc.
   let iOff = 0;
   const layers: LayerSlot[] = [];
   const batch = acts[0]?.shape[0] ?? finalOut?.shape[0] ?? 0;
+  const fused = opts.fused ?? (hasChannelStatsKernel() && process.env.NEUROLENS_FUSED_STATS !== '0');
   acts.forEach((a, i) => {
     const { name, stats, code } = plan[i];
     const extent = extentOf(name, a.shape);
     const [B, C] = [a.shape[0], a.shape[a.rank - 1]];
-    const P = extent[0] * extent[1] * extent[2];
-    // [B, C, P]: positions innermost, so every reduction runs over the last axis (one transpose
-    // per layer instead of one per statistic).
-    const bpc = tf.cast(tf.reshape(a, [B, P, C]), 'float32');
-    const x = P === 1 ? tf.reshape(bpc, [B, C, 1]) : tf.transpose(bpc, [0, 2, 1]);
-    const mean = tf.mean(x, 2);
-    layers.push({ name, stats, code, batch: B, channels: C, extent, floatOffset: fOff, intOffset: iOff });
+    layers.push({ name, stats, code, batch: B, channels: C, extent, floatOffset: fOff, intOffset: iOff, nonzeroCounts: !fused });
+    const { block, argmax, meanRow } = fused ? fusedStats(a) : tensorOpStats(a, extent, stats);
     if (stats) {
-      // Nonzero count as sum(step(|x|)) (step: 1 where > 0, else 0): exact for P < 2^24 and ~10x
-      // faster on wasm than equal+cast (measured on MobileNetV2). unpackStats turns it into
-      // zeroFrac = (P - count) / P. A NaN activation counts as zero on wasm, NaN on cpu.
-      const nonzero = tf.sum(tf.step(tf.abs(x)), 2);
-      const block = tf.stack([tf.max(x, 2), tf.min(x, 2), mean, tf.mean(tf.square(x), 2), nonzero]);
       floats.push(tf.reshape(block, [-1]));
       fOff += N_FLOAT_STATS * B * C;
-      // tf.argMax returns the first index of the max on cpu and wasm (tested).
-      ints.push(tf.reshape(tf.argMax(x, 2), [-1]));
+      ints.push(tf.reshape(argmax as tfc.Tensor, [-1]));
       iOff += B * C;
     } else {
-      floats.push(tf.reshape(mean, [-1]));
+      // Only the mean is kept, as the code.
+      floats.push(tf.reshape(tf.slice(block, [meanRow, 0, 0], [1, B, C]), [-1]));
       fOff += B * C;
     }
   });
@@ -170,7 +213,7 @@ export function unpackStats(floats: Float32Array, ints: Int32Array | null, layou
         min: f(1),
         mean,
         sqMean: f(3),
-        zeroFrac: zeroFraction(f(4), s.extent),
+        zeroFrac: s.nonzeroCounts ? zeroFraction(f(4), s.extent) : f(4),
         argmax: (ints as Int32Array).slice(s.intOffset, s.intOffset + n),
       });
       if (s.code) result.codes.push({ layer: s.name, dim: s.channels, data: mean });
