@@ -5,7 +5,8 @@
  * `modelTopology`, `format`, `weightsManifest: [{paths: ['group1-shard1of1.bin'], weights}]`),
  * so directories written here load in any TF.js runtime and vice versa.
  */
-import { open, readFile, rename, rm, stat, mkdir } from 'node:fs/promises';
+import { fsyncDir, writeFileSynced } from '../storage/atomic.js';
+import { readFile, rename, rm, stat, mkdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tf, tfl, tfconv } from './tf.js';
 import type { tfc } from './tf.js';
@@ -37,24 +38,6 @@ export type LoadedModel =
   | (LoadedModelInfo & { kind: 'layers'; model: tfl.LayersModel })
   | (LoadedModelInfo & { kind: 'graph'; model: tfconv.GraphModel });
 
-async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Saves a LayersModel as a model directory, atomically: everything is written and fsynced in a
@@ -97,7 +80,7 @@ export async function saveModelDir(model: tfl.LayersModel, dir: string, extra: S
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     });
     await model.save(handler, { includeOptimizer: false });
-    await syncDir(tmp);
+    await fsyncDir(tmp);
     const exists = await stat(final).then(
       () => true,
       () => false,
@@ -107,7 +90,7 @@ export async function saveModelDir(model: tfl.LayersModel, dir: string, extra: S
       await rename(final, old);
     }
     await rename(tmp, final);
-    await syncDir(parent);
+    await fsyncDir(parent);
     if (exists) await rm(old, { recursive: true, force: true });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);

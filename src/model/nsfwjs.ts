@@ -11,8 +11,9 @@
  * The model expects RGB 224x224 in [0, 1] (nsfwjs divides pixels by 255) and ends in a 5-way
  * softmax over NSFW_CLASSES.
  */
+import { writeFileSynced } from '../storage/atomic.js';
 import { createRequire } from 'node:module';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NeurolensError, errorMessage } from '../errors.js';
 
@@ -37,16 +38,6 @@ function nsfwjsRoot(): string {
     throw new NeurolensError('NOT_FOUND', `the nsfwjs package is not installed (npm install --save-dev nsfwjs): ${errorMessage(e)}`, { cause: e });
   }
   return resolve(dirname(main), '..', '..');
-}
-
-async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 export interface ExportedModel {
@@ -90,8 +81,8 @@ export async function exportNsfwMobilenet(outDir: string): Promise<ExportedModel
     await mkdir(dirname(final), { recursive: true });
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp);
-    await writeSynced(join(tmp, `${SHARD}.bin`), weights);
-    await writeSynced(join(tmp, 'model.json'), JSON.stringify(modelJson));
+    await writeFileSynced(join(tmp, `${SHARD}.bin`), weights);
+    await writeFileSynced(join(tmp, 'model.json'), JSON.stringify(modelJson));
     if (await stat(final).catch(() => null)) await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
   } catch (e) {

@@ -80,63 +80,29 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
     decodeQ.close();
   };
 
-  const decode = async () => {
-    const sem = new Semaphore(Math.max(2, a.decodePool.threads * 2));
-    const inflight = new Set<Promise<void>>();
-    for (let item = await decodeQ.shift(); item; item = await decodeQ.shift()) {
-      await sem.acquire();
-      const { shard, task } = item;
-      const p = a.decodePool
-        .run({ task, pre })
-        .then(async (batch) => {
-          counters.decode.done += batch.sampleIds.length + batch.errors.length;
-          await inferQ.push({ shard, batch }, batch.data.byteLength);
-        })
-        .catch(fail)
-        .finally(() => {
-          sem.release();
-          inflight.delete(p);
-        });
-      inflight.add(p);
-    }
-    await Promise.all(inflight);
-    inferQ.close();
-  };
+  const decode = () =>
+    pump(decodeQ, Math.max(2, a.decodePool.threads * 2), fail, async ({ shard, task }) => {
+      const batch = await a.decodePool.run({ task, pre });
+      counters.decode.done += batch.sampleIds.length + batch.errors.length;
+      await inferQ.push({ shard, batch }, batch.data.byteLength);
+    }).then(() => inferQ.close());
 
-  const infer = async () => {
-    const sem = new Semaphore(a.workers * 2);
-    const inflight = new Set<Promise<void>>();
-    const [h, w, c] = [pre.height, pre.width, pre.channels];
-    for (let item = await inferQ.shift(); item; item = await inferQ.shift()) {
-      const { shard, batch } = item;
+  const infer = () =>
+    pump(inferQ, a.workers * 2, fail, async ({ shard, batch }) => {
       if (batch.errors.length) await sinkQ.push({ shard, errors: batch.errors }, 1024);
-      if (batch.sampleIds.length === 0) continue;
-      await sem.acquire();
-      const req: InferRequest = {
+      if (batch.sampleIds.length === 0) return;
+      const result = await a.inferPool.run({
         checkpointDir: a.checkpoint.dir,
         backend: a.backend,
         layers: a.layers,
         predictions: a.spec.predictions,
-        inputShape: [h, w, c],
+        inputShape: [pre.height, pre.width, pre.channels],
         sampleIds: batch.sampleIds,
         data: batch.data,
-      };
-      const p = a.inferPool
-        .run(req)
-        .then(async (result) => {
-          counters.infer.done += result.sampleIds.length + batch.errors.length;
-          await sinkQ.push({ shard, result }, resultBytes(result));
-        })
-        .catch(fail)
-        .finally(() => {
-          sem.release();
-          inflight.delete(p);
-        });
-      inflight.add(p);
-    }
-    await Promise.all(inflight);
-    sinkQ.close();
-  };
+      });
+      counters.infer.done += result.sampleIds.length + batch.errors.length;
+      await sinkQ.push({ shard, result }, resultBytes(result));
+    }).then(() => sinkQ.close());
 
   const totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
   const sink = async () => {
@@ -193,4 +159,25 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
   const firstError = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
   if (firstError) throw firstError.reason;
   return totals;
+}
+
+/**
+ * Takes items from `input` until it is closed and drained, running `work` on each with at most
+ * `limit` in flight; resolves when every started item has finished. A failing item is handed to
+ * `fail` (which aborts all queues), so the error reaches every stage.
+ */
+async function pump<T>(input: BoundedQueue<T>, limit: number, fail: (e: unknown) => void, work: (item: T) => Promise<void>): Promise<void> {
+  const sem = new Semaphore(limit);
+  const inflight = new Set<Promise<void>>();
+  for (let item = await input.shift(); item; item = await input.shift()) {
+    await sem.acquire();
+    const p: Promise<void> = work(item)
+      .catch(fail)
+      .finally(() => {
+        sem.release();
+        inflight.delete(p);
+      });
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
 }

@@ -8,6 +8,7 @@
 import { NeuronStats, TopK } from '../stats/index.js';
 import { NeurolensError } from '../errors.js';
 import { bools, writeFinalPart, type Store } from '../storage/index.js';
+import { toI64 } from './sink.js';
 
 export interface FinalizeKey {
   dataset: string;
@@ -20,7 +21,6 @@ export interface FinalizeResult {
 }
 
 const num = (a: unknown[]) => Float64Array.from(a as number[]);
-const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (v) => BigInt(Math.round(v))));
 
 export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: number; topk: number }): Promise<FinalizeResult> {
   await store.refresh();
@@ -73,8 +73,8 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     const state = merged!.toColumns();
     await writeFinalPart(store.dir, 'neuron_stats', lp, {
       channel: r.channel,
-      count: i64(r.count),
-      positions: i64(r.positions),
+      count: toI64(r.count),
+      positions: toI64(r.positions),
       mean: r.mean,
       std: r.std,
       min: r.min,
@@ -83,8 +83,8 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       active_frac: r.active_frac,
       dead: bools(r.dead),
       m2: state.m2,
-      zero_count: i64(state.zero_count),
-      active_count: i64(state.active_count),
+      zero_count: toI64(state.zero_count),
+      active_count: toI64(state.active_count),
     });
 
     // Top-k: restore each shard's partial and merge. The stored argmax is (t, y, x); any

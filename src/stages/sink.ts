@@ -164,7 +164,8 @@ function codeColumns(batches: LayerBatchStats[]) {
   return { sample_id: ids, code: floatList(values, C) };
 }
 
-const toI64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (v) => BigInt(Math.round(v))));
+/** Integer-valued float64 counts -> BIGINT column. */
+export const toI64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (v) => BigInt(Math.round(v))));
 
 export function neuronStateColumns(s: NeuronStats) {
   const c = s.toColumns();

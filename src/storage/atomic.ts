@@ -31,6 +31,17 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes `data` to `file` (mode `flag`) and fsyncs it before returning. */
+export async function writeFileSynced(file: string, data: Uint8Array | string, flag = 'w'): Promise<void> {
+  const fh = await open(file, flag);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Writes `data` to `file` atomically (see module comment). Returns the byte count. */
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<number> {
   const dir = path.dirname(file);
@@ -38,13 +49,7 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   const tmp = tempNameFor(file);
   try {
     await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeFileSynced(tmp, bytes, 'wx');
     await rename(tmp, file);
     await fsyncDir(dir);
   } catch (e) {
