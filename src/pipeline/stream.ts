@@ -46,6 +46,8 @@ export interface CheckpointTotals {
 type SinkItem = { shard: number; result?: InferResponse; errors?: SampleError[] };
 
 const MiB = 2 ** 20;
+/** Byte capacity of each stage queue (soft: one item larger than a queue still passes alone). */
+export const QUEUE_BYTES = { decode: 8 * MiB, infer: 32 * MiB, sink: 32 * MiB } as const;
 
 function taskBytes(t: DecodeTask): number {
   return t.kind === 'pixels' ? t.pixels.byteLength + t.sampleIds.byteLength : t.uris.reduce((n, u) => n + u.length * 2, 0) + t.sampleIds.byteLength;
@@ -58,9 +60,12 @@ function resultBytes(r: InferResponse): number {
 export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals> {
   const pre = a.spec.model.input;
   const total = a.shards.reduce((n, s) => n + (s.end - s.start), 0);
-  const decodeQ = new BoundedQueue<{ shard: number; task: DecodeTask }>('decode', 32 * MiB);
-  const inferQ = new BoundedQueue<{ shard: number; batch: DecodedBatch }>('infer', 256 * MiB);
-  const sinkQ = new BoundedQueue<SinkItem>('sink', 128 * MiB);
+  // Small on purpose: a queue only has to keep the next stage fed (a few batches per worker).
+  // A deep queue is memory that grows with the dataset until it fills (the 60k-image run
+  // would hold every decoded image while the 6k-image run holds a fraction of that).
+  const decodeQ = new BoundedQueue<{ shard: number; task: DecodeTask }>('decode', QUEUE_BYTES.decode);
+  const inferQ = new BoundedQueue<{ shard: number; batch: DecodedBatch }>('infer', QUEUE_BYTES.infer);
+  const sinkQ = new BoundedQueue<SinkItem>('sink', QUEUE_BYTES.sink);
   const queues = [decodeQ, inferQ, sinkQ];
   const counters: Record<'decode' | 'infer' | 'sink', StageCounter> = {
     decode: { name: 'decode', done: 0, total, queue: () => decodeQ.depth },
