@@ -13,6 +13,7 @@ import { registerDemo } from './demo.js';
 import { registerQuery } from './query.js';
 import { registerMosaic } from './mosaic.js';
 import { registerServe } from './serve.js';
+import { registerRender } from './render.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registerLayers(program);
 registerQuery(program);
 registerMosaic(program);
 registerServe(program);
+registerRender(program);
 registerDoctor(program);
 
 try {
