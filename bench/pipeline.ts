@@ -8,9 +8,10 @@
  * infer pool), the pipeline's images/s (runPipeline: decode pool, infer pool with taps and
  * on-backend reduction, sink with Parquet parts, finalize) and their ratio; the pipeline with one
  * infer worker against N workers; and Parquet ingest rows/s (writeTablePart, activations table).
- * Two figures locate the gap: "infer stage" = the infer workers' own work (Tapper.run: tapped
- * forward pass + on-backend reduction) in the same pool, and the pipeline rate without its
- * finalize step (timed alone afterwards on the store; it does not grow with the images).
+ * Figures that locate the gap: "infer stage" = the infer workers' own work (Tapper.run: tapped
+ * forward pass + on-backend reduction) in the same pool; CPU milliseconds per image of bare
+ * predict and of the pipeline (process.cpuUsage over all threads; least perturbed by other load
+ * on a shared machine); busy seconds of the infer and sink workers.
  *
  * The pipeline runs two checkpoints (the same weights saved as steps 0 and 1): the first
  * ("cold") includes starting the worker threads and loading tfjs in them; the second ("warm") is
@@ -34,8 +35,7 @@ import { parseArgs } from 'node:util';
 import { setupBackend, type BackendChoice } from '../src/model/backend.js';
 import { PipelineSpecSchema, type LoadedSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
-import { Store, writeTablePart } from '../src/storage/index.js';
-import { finalizeStep } from '../src/stages/finalize.js';
+import { writeTablePart } from '../src/storage/index.js';
 import { createPool } from '../src/workers/pool.js';
 import type { PredictRequest, PredictResponse } from './predict-worker.js';
 import { demoCnnBench, mobilenetBench, type Bench } from './pipeline-inputs.js';
@@ -77,6 +77,9 @@ type ComputeMode = 'predict' | 'tap' | 'tap-ops';
  * interleaved rounds of 2 batches per worker (as many in flight as the pipeline keeps), so slow
  * drifts of a shared machine hit them alike; each mode processes about `limit` images.
  */
+/** CPU milliseconds per image (whole process, all threads) of the last computeRates per mode. */
+const cpuPerImage: Partial<Record<ComputeMode, number>> = {};
+
 async function computeRates(b: Bench, threads: number, modes: ComputeMode[]): Promise<Record<ComputeMode, number>> {
   const pool = createPool<PredictRequest, PredictResponse>(new URL('./predict-worker.ts', import.meta.url), { threads });
   const base: PredictRequest = { modelDir: path.join(b.ckptRoot, 'ckpt-000000'), backend, batch: b.batch, inputShape: b.inputShape };
@@ -85,29 +88,35 @@ async function computeRates(b: Bench, threads: number, modes: ComputeMode[]): Pr
   const round = (m: ComputeMode) => Promise.all(Array.from({ length: 2 * threads }, () => pool.run(reqOf(m))));
   const time: Record<string, number> = {};
   const images: Record<string, number> = {};
+  const cpu: Record<string, number> = {};
   try {
     for (const m of modes) await round(m); // warm-up: tfjs, model and taps loaded in every worker
     const rounds = Math.max(1, Math.round(b.limit / (2 * threads * b.batch)));
     for (let r = 0; r < rounds; r++) {
       for (const m of modes) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         await round(m);
         time[m] = (time[m] ?? 0) + (performance.now() - t0) / 1000;
+        const c = process.cpuUsage(c0);
+        cpu[m] = (cpu[m] ?? 0) + (c.user + c.system) / 1000;
         images[m] = (images[m] ?? 0) + 2 * threads * b.batch;
       }
     }
   } finally {
     await pool.dispose();
   }
+  for (const m of modes) cpuPerImage[m] = cpu[m] / images[m];
   return Object.fromEntries(modes.map((m) => [m, images[m] / time[m]])) as Record<ComputeMode, number>;
 }
 
 interface PipelineRate {
   cold: number;
   warm: number;
-  /** Seconds of the warm checkpoint, and of its finalize step alone (re-run on the store). */
-  warmSeconds: number;
-  finalizeSeconds: number;
+  /** CPU milliseconds per image of the warm checkpoint (whole process, all threads). */
+  cpuPerImage: number;
+  /** Busy seconds of the infer and sink workers in the warm checkpoint. */
+  busy: { infer: number; sink: number };
 }
 
 async function pipeline(b: Bench, threads: number, tensorOps = false): Promise<PipelineRate> {
@@ -121,18 +130,9 @@ async function pipeline(b: Bench, threads: number, tensorOps = false): Promise<P
   const loaded: LoadedSpec = { spec: PipelineSpecSchema.parse(raw), file: path.join(dir, 'spec.yaml'), baseDir: dir };
   const s = await runPipeline(loaded, { backend, workers: threads, limit: b.limit, resume: false, store: path.join(dir, 'store'), progress: 'silent' });
   if (s.status !== 'succeeded' || s.checkpoints.length !== 2) throw new Error(`pipeline ${b.name}: ${s.status}, ${s.checkpoints.length} checkpoints`);
-  // The checkpoint time includes finalize (DuckDB merge of the shard partials): time it alone.
-  const spec = loaded.spec;
-  const store = await Store.open(s.store);
-  const t0 = performance.now();
-  try {
-    await finalizeStep(store, { dataset: spec.dataset.name, model: spec.model.name, step: s.checkpoints[1].step }, { eps: spec.eps, topk: spec.topk });
-  } finally {
-    store.dispose();
-  }
-  const finalizeSeconds = (performance.now() - t0) / 1000;
   await rm(dir, { recursive: true, force: true });
-  return { cold: s.checkpoints[0].images_per_s, warm: s.checkpoints[1].images_per_s, warmSeconds: s.checkpoints[1].seconds, finalizeSeconds };
+  const w = s.checkpoints[1];
+  return { cold: s.checkpoints[0].images_per_s, warm: w.images_per_s, cpuPerImage: (1000 * w.cpu_s) / w.samples, busy: w.busy_s };
 }
 
 async function best<T>(n: number, f: () => Promise<T>, key: (t: T) => number): Promise<{ best: T; all: T[] }> {
@@ -194,7 +194,7 @@ for (const b of benches) {
     pipe.push(await pipeline(b, workers));
     if (opt.ops) ops.push(await pipeline(b, workers, true));
     const opsText = opt.ops ? `; with tensor-op reduction cold ${f1(ops[r].cold)}, warm ${f1(ops[r].warm)}` : '';
-    const fin = `finalize ${f2(pipe[r].finalizeSeconds)} of ${f2(pipe[r].warmSeconds)} s`;
+    const fin = `CPU ${f2(pipe[r].cpuPerImage)} ms/img vs bare ${f2(cpuPerImage.predict!)}; infer busy ${f1(pipe[r].busy.infer)} s, sink busy ${f1(pipe[r].busy.sink)} s`;
     console.log(`         pipeline cold ${f1(pipe[r].cold)}, warm ${f1(pipe[r].warm)} img/s (${fin})${opsText}`);
   }
   const bareBest = Math.max(...bare);
@@ -207,9 +207,10 @@ for (const b of benches) {
   const top = pipe.reduce((a, c) => (c.warm > a.warm ? c : a));
   const pipeBest = top.warm;
   row(b.name, `pipeline / bare predict (${workers}w)`, `${f1(pipeBest)} / ${f1(bareBest)}`, f2(pipeBest / bareBest), `>= ${target}`, pipeBest / bareBest >= target ? 'ok' : 'MISS');
-  // Without the finalize step (which does not grow with the number of images per checkpoint).
-  const noFin = (pipeBest * top.warmSeconds) / Math.max(1e-9, top.warmSeconds - top.finalizeSeconds);
-  row(b.name, `  same, excluding finalize`, `${f1(noFin)} / ${f1(bareBest)}`, f2(noFin / bareBest), '(info)', '');
+  // CPU per image is what a shared machine perturbs least: bare CPU / pipeline CPU is the
+  // throughput ratio the pipeline reaches when both keep every core busy.
+  const cpuBest = Math.min(...pipe.map((p) => p.cpuPerImage));
+  row(b.name, `  CPU ms/img: bare / pipeline`, `${f2(cpuPerImage.predict!)} / ${f2(cpuBest)}`, f2(cpuPerImage.predict! / cpuBest), '(info)', '');
   if (opt.ops) {
     const opsBest = Math.max(...ops.map((p) => p.warm));
     row(b.name, `  same, tensor-op reduction`, `${f1(opsBest)} / ${f1(bareBest)}`, f2(opsBest / bareBest), '(before)', '');

@@ -18,6 +18,8 @@ import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
 import { finalizeStep } from '../stages/finalize.js';
 import { planShards, selectShards } from '../stages/source.js';
+import type { SinkRequest, SinkResponse } from '../stages/sink.js';
+import { StepPartials } from '../stages/step-partials.js';
 import { createPool, type WorkerPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
 import type { LoadedSpec, PipelineSpec } from './spec.js';
@@ -52,7 +54,12 @@ export interface RunSummary {
   backend: string;
   workers: number;
   samples: number;
-  checkpoints: { step: number; dir: string; shards: number; skipped: number; samples: number; errors: number; seconds: number; images_per_s: number; dead: Record<string, number> | null }[];
+  checkpoints: { step: number; dir: string; shards: number; skipped: number; samples: number; errors: number; seconds: number; images_per_s: number;
+    /** CPU seconds of the whole process (all threads) over the checkpoint; busy seconds of the infer and sink workers. */
+    cpu_s: number;
+    busy_s: { infer: number; sink: number };
+    dead: Record<string, number> | null;
+  }[];
   errors: number;
   seconds: number;
   /** Peak resident set size of the process (all threads) so far, in MiB. */
@@ -144,6 +151,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     concurrentTasksPerWorker: source.kind === 'idx' ? 1 : 4,
   });
   const inferPool = createPool<InferRequest, InferResponse>(new URL('../workers/infer.ts', import.meta.url), { threads: workers });
+  const sinkPool = createPool<SinkRequest, SinkResponse>(new URL('../workers/sink.ts', import.meta.url), { threads: 1 });
   const store = await Store.open(storeDir);
   try {
     await writeSamples(storeDir, spec.dataset.name, source, size);
@@ -155,7 +163,8 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
         if (opts.resume === false || !(await isShardCommitted(storeDir, { ...key, shard: s.index }))) pending.push(s);
       }
       const tc = performance.now();
-      let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
+      const cpu0 = process.cpuUsage();
+      let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0, partials: new StepPartials(spec.eps, spec.topk), busyMs: { infer: 0, sink: 0 } };
       if (pending.length) {
         totals = await streamCheckpoint({
           source,
@@ -167,6 +176,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
           backend: opts.backend ?? 'auto',
           decodePool,
           inferPool,
+          sinkPool,
           workers,
           progress,
           runId,
@@ -180,7 +190,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
       summary.errors += totals.errors;
       let dead: Record<string, number> | null = null;
       if (!opts.shard) {
-        const fin = await finalizeStep(store, key, { eps: spec.eps, topk: spec.topk });
+        const fin = await finalizeStep(store, key, { eps: spec.eps, topk: spec.topk }, totals.partials);
         dead = Object.fromEntries(fin.layers.map((l) => [l.layer, l.dead]));
       }
       const seconds = (performance.now() - tc) / 1000;
@@ -193,6 +203,8 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
         errors: totals.errors,
         seconds: round(seconds),
         images_per_s: round(totals.samples / Math.max(seconds, 1e-9)),
+        cpu_s: round(cpuSeconds(process.cpuUsage(cpu0))),
+        busy_s: { infer: round(totals.busyMs.infer / 1000), sink: round(totals.busyMs.sink / 1000) },
         dead,
       });
       record.timings![`step_${ck.step}_s`] = round(seconds);
@@ -214,7 +226,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     record.timings!.total_s = summary.seconds;
     await writeRun(storeDir, record).catch(() => undefined);
     store.dispose();
-    await Promise.all([decodePool.dispose(), inferPool.dispose()]);
+    await Promise.all([decodePool.dispose(), inferPool.dispose(), sinkPool.dispose()]);
   }
   return summary;
 }
@@ -229,6 +241,8 @@ async function writeSamples(store: string, dataset: string, source: Source, size
     split: refs.map((r) => r.split || null),
   });
 }
+
+const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;

@@ -8,7 +8,9 @@ import { NeurolensError } from '../errors.js';
 import type { BackendChoice } from '../model/backend.js';
 import type { Checkpoint } from '../model/checkpoints.js';
 import type { DecodedBatch, DecodeTask, SampleError, Source } from '../sources/types.js';
-import { ShardAccumulator } from '../stages/sink.js';
+import { ShardAccumulator, type SinkRequest, type SinkResponse } from '../stages/sink.js';
+import { StepPartials } from '../stages/step-partials.js';
+import { commitShard, uncommitShard } from '../storage/index.js';
 import type { ShardPlan } from '../stages/source.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
@@ -27,6 +29,7 @@ export interface StreamArgs {
   backend: BackendChoice;
   decodePool: WorkerPool<DecodeRequest, DecodeResponse>;
   inferPool: WorkerPool<InferRequest, InferResponse>;
+  sinkPool: WorkerPool<SinkRequest, SinkResponse>;
   workers: number;
   progress: Progress;
   runId: string;
@@ -41,6 +44,10 @@ export interface CheckpointTotals {
   samples: number;
   errors: number;
   processed: number;
+  /** The merged partials of the shards committed by this call (for finalize). */
+  partials: StepPartials;
+  /** Busy milliseconds summed over the workers of a stage (where the time goes). */
+  busyMs: { infer: number; sink: number };
 }
 
 type SinkItem = { shard: number; result?: InferResponse; errors?: SampleError[] };
@@ -106,10 +113,11 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
         data: batch.data,
       });
       counters.infer.done += result.sampleIds.length + batch.errors.length;
+      totals.busyMs.infer += result.computeMs;
       await sinkQ.push({ shard, result }, resultBytes(result));
     }).then(() => sinkQ.close());
 
-  const totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0 };
+  const totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0, partials: new StepPartials(a.spec.eps, a.spec.topk), busyMs: { infer: 0, sink: 0 } };
   const sink = async () => {
     const acc = new Map(a.shards.map((s) => [s.index, new ShardAccumulator(s)]));
     const labels = new Map<number, number>();
@@ -122,19 +130,24 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
       dataset: a.spec.dataset.name,
       model: a.spec.model.name,
       step: a.checkpoint.step,
-      runId: a.runId,
       topk: a.spec.topk,
       eps: a.spec.eps,
-      codes: new Set(a.codes),
-      labelOf,
+      codes: a.codes,
     };
-    for (let item = await sinkQ.shift(); item; item = await sinkQ.shift()) {
-      const sh = acc.get(item.shard)!;
-      if (item.result) sh.addResult(item.result);
-      if (item.errors) sh.addErrors(item.errors);
-      if (!sh.complete) continue;
-      acc.delete(item.shard);
-      const written = await sh.write(cfg);
+    // A completed shard goes to a sink worker (Parquet encoding off the main thread) while the
+    // next shard's batches keep arriving; its commit is written here once all its parts are.
+    const writing = pumpInto(a.sinkPool.threads, fail);
+    const commit = async (sh: ShardAccumulator) => {
+      const key = { dataset: cfg.dataset, model: cfg.model, step: cfg.step, shard: sh.plan.index };
+      // A re-run of a committed shard (e.g. --no-resume) first hides it from readers.
+      await uncommitShard(cfg.store, key);
+      const req = sh.request(cfg, labelOf);
+      for (const id of req.labelIds) labels.delete(id);
+      const t0 = performance.now();
+      const written = await a.sinkPool.run(req);
+      totals.busyMs.sink += performance.now() - t0;
+      await commitShard(cfg.store, key, written.parts, a.runId);
+      totals.partials.add(written);
       counters.sink.done += sh.expected;
       totals.samples += written.samples;
       totals.errors += written.errors;
@@ -149,7 +162,16 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
             `stopped after committing shard ${sh.plan.index}. The failures are in the errors table (sample_id, uri, stage, reason); committed shards are kept and --resume continues.`,
         );
       }
+    };
+    for (let item = await sinkQ.shift(); item; item = await sinkQ.shift()) {
+      const sh = acc.get(item.shard)!;
+      if (item.result) sh.addResult(item.result);
+      if (item.errors) sh.addErrors(item.errors);
+      if (!sh.complete) continue;
+      acc.delete(item.shard);
+      await writing.start(() => commit(sh));
     }
+    await writing.drain();
     if (acc.size) throw new NeurolensError('INTERNAL', `shards ${[...acc.keys()].join(', ')} did not receive all their samples`);
   };
 
@@ -172,17 +194,40 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
  * `fail` (which aborts all queues), so the error reaches every stage.
  */
 async function pump<T>(input: BoundedQueue<T>, limit: number, fail: (e: unknown) => void, work: (item: T) => Promise<void>): Promise<void> {
+  const lanes = pumpInto(limit, fail);
+  for (let item = await input.shift(); item; item = await input.shift()) await lanes.start(() => work(item));
+  await lanes.drain();
+}
+
+/**
+ * At most `limit` jobs in flight: `start` waits for a free lane, `drain` for every started job.
+ * A failing job is handed to `fail` (which aborts all queues); `drain` then rethrows it.
+ */
+function pumpInto(limit: number, fail: (e: unknown) => void) {
   const sem = new Semaphore(limit);
   const inflight = new Set<Promise<void>>();
-  for (let item = await input.shift(); item; item = await input.shift()) {
-    await sem.acquire();
-    const p: Promise<void> = work(item)
-      .catch(fail)
-      .finally(() => {
+  let failure: { e: unknown } | null = null;
+  return {
+    async start(job: () => Promise<void>): Promise<void> {
+      await sem.acquire();
+      if (failure) {
         sem.release();
-        inflight.delete(p);
-      });
-    inflight.add(p);
-  }
-  await Promise.all(inflight);
+        throw failure.e;
+      }
+      const p: Promise<void> = job()
+        .catch((e) => {
+          failure ??= { e };
+          fail(e);
+        })
+        .finally(() => {
+          sem.release();
+          inflight.delete(p);
+        });
+      inflight.add(p);
+    },
+    async drain(): Promise<void> {
+      await Promise.all(inflight);
+      if (failure) throw failure.e;
+    },
+  };
 }

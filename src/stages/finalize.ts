@@ -7,8 +7,9 @@
  */
 import { NeuronStats, TopK } from '../stats/index.js';
 import { NeurolensError } from '../errors.js';
-import { bools, writeFinalPart, type Store } from '../storage/index.js';
+import { bools, committedShards, writeFinalPart, type Store } from '../storage/index.js';
 import { toI64 } from './sink.js';
+import type { StepPartials } from './step-partials.js';
 
 export interface FinalizeKey {
   dataset: string;
@@ -22,7 +23,28 @@ export interface FinalizeResult {
 
 const num = (a: unknown[]) => Float64Array.from(a as number[]);
 
-export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: number; topk: number }): Promise<FinalizeResult> {
+/**
+ * `known`: the partials this process merged in memory while writing the shards. When they are
+ * exactly the committed shards, the step is finalized from them without reading any partial
+ * file back; otherwise (a resumed run, shards written by other machines) every committed
+ * shard's partial files are read and merged.
+ */
+export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: number; topk: number }, known?: StepPartials): Promise<FinalizeResult> {
+  if (known && known.layers.size > 0 && known.covers(await committedShards(store.dir, key))) {
+    const out: FinalizeResult = { layers: [] };
+    const layers = [...known.layers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    // Final parts of different layers are independent files: their writes (and fsyncs) overlap.
+    await Promise.all(
+      layers.map(async ([layer, m]) => {
+        const [, H, W] = m.extent;
+        const dead = await writeLayerFinal(store.dir, { ...key, layer }, m.stats, m.topk, H, W);
+        out.layers.push({ layer, shards: known.shards.size, channels: m.channels, dead });
+      }),
+    );
+    out.layers.sort((a, b) => (a.layer < b.layer ? -1 : a.layer > b.layer ? 1 : 0));
+    await store.refresh();
+    return out;
+  }
   await store.refresh();
   const where = 'dataset = $dataset AND model = $model AND step = $step';
   const params = { dataset: key.dataset, model: key.model, step: key.step };
@@ -69,23 +91,6 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       i = j;
     }
     if (!merged) missing(layer);
-    const r = merged!.result();
-    const state = merged!.toColumns();
-    await writeFinalPart(store.dir, 'neuron_stats', lp, {
-      channel: r.channel,
-      count: toI64(r.count),
-      positions: toI64(r.positions),
-      mean: r.mean,
-      std: r.std,
-      min: r.min,
-      max: r.max,
-      zero_frac: r.zero_frac,
-      active_frac: r.active_frac,
-      dead: bools(r.dead),
-      m2: state.m2,
-      zero_count: toI64(state.zero_count),
-      active_count: toI64(state.active_count),
-    });
 
     // Top-k: restore each shard's partial and merge. The stored argmax is (t, y, x); any
     // row-major flattening with extents larger than the maxima keeps their lexicographic order,
@@ -100,7 +105,7 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     // A loop, not Math.max(...ay): spreading 100k+ values overflows the call stack.
     const H = ay.reduce((m, v) => (v > m ? v : m), 0) + 1;
     const W = ax.reduce((m, v) => (v > m ? v : m), 0) + 1;
-    const channels = r.channel.length;
+    const channels = merged!.toColumns().channel.length;
     let top: TopK | null = null;
     const tshard = tk.data.shard as number[];
     for (let i = 0; i < tk.rowCount; ) {
@@ -123,20 +128,45 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       top = top ? top.merge(part) : part;
       i = j;
     }
-    const c = (top ?? new TopK({ channels, k: opts.topk, layer })).toColumns();
-    const n = c.channel.length;
-    const t = new Int32Array(n);
-    const y = new Int32Array(n);
-    const x = new Int32Array(n);
-    for (let q = 0; q < n; q++) {
-      const a = c.argmax[q];
-      x[q] = a % W;
-      y[q] = Math.floor(a / W) % H;
-      t[q] = Math.floor(a / (W * H));
-    }
-    await writeFinalPart(store.dir, 'topk', lp, { channel: c.channel, rank: c.rank, value: c.value, sample_id: c.sample_id, argmax_t: t, argmax_y: y, argmax_x: x });
-    out.layers.push({ layer, shards, channels, dead: r.dead.filter(Boolean).length });
+    const dead = await writeLayerFinal(store.dir, lp, merged!, top ?? new TopK({ channels, k: opts.topk, layer }), H, W);
+    out.layers.push({ layer, shards, channels, dead });
   }
   await store.refresh();
   return out;
+}
+
+/** Writes one layer's `neuron_stats` and `topk` parts; returns its dead-channel count. */
+async function writeLayerFinal(dir: string, lp: FinalizeKey & { layer: string }, merged: NeuronStats, top: TopK, H: number, W: number): Promise<number> {
+  const r = merged.result();
+  const state = merged.toColumns();
+  const c = top.toColumns();
+  const n = c.channel.length;
+  const t = new Int32Array(n);
+  const y = new Int32Array(n);
+  const x = new Int32Array(n);
+  for (let q = 0; q < n; q++) {
+    const a = c.argmax[q];
+    x[q] = a % W;
+    y[q] = Math.floor(a / W) % H;
+    t[q] = Math.floor(a / (W * H));
+  }
+  await Promise.all([
+    writeFinalPart(dir, 'neuron_stats', lp, {
+      channel: r.channel,
+      count: toI64(r.count),
+      positions: toI64(r.positions),
+      mean: r.mean,
+      std: r.std,
+      min: r.min,
+      max: r.max,
+      zero_frac: r.zero_frac,
+      active_frac: r.active_frac,
+      dead: bools(r.dead),
+      m2: state.m2,
+      zero_count: toI64(state.zero_count),
+      active_count: toI64(state.active_count),
+    }),
+    writeFinalPart(dir, 'topk', lp, { channel: c.channel, rank: c.rank, value: c.value, sample_id: c.sample_id, argmax_t: t, argmax_y: y, argmax_x: x }),
+  ]);
+  return r.dead.filter(Boolean).length;
 }

@@ -1,13 +1,15 @@
 /**
- * Sink stage: collects the infer results of one shard, then writes the shard's Parquet parts
- * (activations and codes per layer, mergeable neuron_stats and top-k partials per layer,
- * predictions, errors) and commits the shard last. Rows are ordered by sample id whatever the
- * order batches arrived in, so a resumed run writes byte-identical parts.
+ * Sink stage: collects the infer results of one shard (ShardAccumulator, main thread), then a
+ * sink worker (src/workers/sink.ts) writes the shard's Parquet parts (activations and codes per
+ * layer, mergeable neuron_stats and top-k partials per layer, predictions, errors); the main
+ * thread commits the shard last. Encoding Parquet is the heaviest CPU work after inference, so it
+ * runs off the main thread and overlaps the next shard's inference. Rows are ordered by sample
+ * id whatever the order batches arrived in, so a resumed run writes byte-identical parts.
  */
-import { NeuronStats, TopK, unflattenArgmax, type LayerBatchStats } from '../stats/index.js';
+import { NeuronStats, TopK, unflattenArgmax, type LayerBatchStats, type NeuronStatsColumns, type TopKColumns } from '../stats/index.js';
 import type { SampleError } from '../sources/types.js';
 import type { InferResponse } from '../workers/protocol.js';
-import { commitShard, floatList, uncommitShard, writeTablePart, type PartRecord, type ShardKey } from '../storage/index.js';
+import { floatList, writeTablePart, type PartRecord } from '../storage/index.js';
 import type { ShardPlan } from './source.js';
 
 export interface SinkConfig {
@@ -15,13 +17,40 @@ export interface SinkConfig {
   dataset: string;
   model: string;
   step: number;
-  runId: string;
   topk: number;
   eps: number;
   /** Layers whose per-sample mean vector is stored in `codes`. */
-  codes: Set<string>;
-  /** Label of each sample id (for predictions), -1 when unknown. */
-  labelOf: (sampleId: number) => number;
+  codes: string[];
+}
+
+/** One shard's results, handed to a sink worker (typed arrays are transferred). */
+export interface SinkRequest {
+  cfg: SinkConfig;
+  shard: number;
+  results: InferResponse[];
+  errors: SampleError[];
+  /** Label of each sample id in `labelIds` (for predictions); -1 when unknown. */
+  labelIds: Int32Array;
+  labels: Int32Array;
+}
+
+/** The shard's mergeable partials of one layer, for the in-memory finalize of a run. */
+export interface LayerPartial {
+  layer: string;
+  channels: number;
+  extent: [number, number, number];
+  /** Mergeable state as typed-array columns (exact; transferred, not serialized). */
+  stats: NeuronStatsColumns;
+  /** Argmax flattened over `extent`. */
+  topk: TopKColumns;
+}
+
+export interface SinkResponse {
+  shard: number;
+  parts: PartRecord[];
+  samples: number;
+  errors: number;
+  partials: LayerPartial[];
 }
 
 export class ShardAccumulator {
@@ -53,61 +82,95 @@ export class ShardAccumulator {
     return this.errors.length;
   }
 
-  /** Writes every part of the shard, then its commit. Returns the rows written per table. */
-  async write(cfg: SinkConfig): Promise<{ parts: PartRecord[]; samples: number; errors: number }> {
-    const key: ShardKey = { dataset: cfg.dataset, model: cfg.model, step: cfg.step, shard: this.plan.index };
-    // A re-run of a committed shard (e.g. --no-resume) first hides it from readers.
-    await uncommitShard(cfg.store, key);
-    const results = [...this.results].sort((a, b) => (a.sampleIds[0] ?? 0) - (b.sampleIds[0] ?? 0));
-    const parts: PartRecord[] = [];
-    const base = { dataset: cfg.dataset, model: cfg.model, step: cfg.step };
-    const layerNames = results.length ? results[0].layers.map((l) => l.layer) : [];
-    for (let li = 0; li < layerNames.length; li++) {
-      const layer = layerNames[li];
-      const batches = results.map((r) => r.layers[li]);
-      const part = { ...base, layer };
-      parts.push(await writeTablePart(cfg.store, 'activations', part, this.plan.index, activationColumns(batches)));
-      if (cfg.codes.has(layer)) parts.push(await writeTablePart(cfg.store, 'codes', part, this.plan.index, codeColumns(batches)));
-      const channels = batches[0].channels;
-      const stats = new NeuronStats({ channels, eps: cfg.eps, layer });
-      const topk = new TopK({ channels, k: cfg.topk, layer });
-      for (const b of batches) {
-        stats.add(b);
-        topk.add(b);
-      }
-      parts.push(await writeTablePart(cfg.store, 'neuron_stats_partial', part, this.plan.index, neuronStateColumns(stats)));
-      parts.push(await writeTablePart(cfg.store, 'topk_partial', part, this.plan.index, topkColumns(topk, batches[0].extent)));
-    }
-    const samples = results.reduce((n, r) => n + r.sampleIds.length, 0);
-    if (results.length && results[0].predictions) {
-      const ids = new Int32Array(samples);
-      const label = new Int32Array(samples);
-      const pred = new Int32Array(samples);
-      const prob = new Float32Array(samples);
-      let o = 0;
-      for (const r of results) {
-        ids.set(r.sampleIds, o);
-        pred.set(r.predictions!.pred, o);
-        prob.set(r.predictions!.prob, o);
-        for (let i = 0; i < r.sampleIds.length; i++) label[o + i] = cfg.labelOf(r.sampleIds[i]);
-        o += r.sampleIds.length;
-      }
-      parts.push(await writeTablePart(cfg.store, 'predictions', base, this.plan.index, { sample_id: ids, label, pred, prob }));
-    }
-    if (this.errors.length) {
-      const errs = [...this.errors].sort((a, b) => a.sampleId - b.sampleId);
-      parts.push(
-        await writeTablePart(cfg.store, 'errors', base, this.plan.index, {
-          sample_id: Int32Array.from(errs, (e) => e.sampleId),
-          uri: errs.map((e) => e.uri),
-          stage: errs.map((e) => e.stage),
-          reason: errs.map((e) => e.reason),
-        }),
-      );
-    }
-    await commitShard(cfg.store, key, parts, cfg.runId);
-    return { parts, samples, errors: this.errors.length };
+  /** The request for a sink worker; `labelOf` gives a sample's label (-1 when unknown). */
+  request(cfg: SinkConfig, labelOf: (sampleId: number) => number): SinkRequest {
+    const ids: number[] = [];
+    for (const r of this.results) for (const id of r.sampleIds) ids.push(id);
+    const labelIds = Int32Array.from(ids);
+    return { cfg, shard: this.plan.index, results: this.results, errors: this.errors, labelIds, labels: Int32Array.from(ids, labelOf) };
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight (file writes overlap their fsyncs). */
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+/**
+ * Writes every part of one shard (not its commit, which the caller writes after this returns)
+ * and returns the part records and the shard's per-layer partials.
+ */
+export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
+  const { cfg } = req;
+  const shard = req.shard;
+  const results = [...req.results].sort((a, b) => (a.sampleIds[0] ?? 0) - (b.sampleIds[0] ?? 0));
+  const base = { dataset: cfg.dataset, model: cfg.model, step: cfg.step };
+  const codes = new Set(cfg.codes);
+  const layerNames = results.length ? results[0].layers.map((l) => l.layer) : [];
+  const jobs: (() => Promise<PartRecord>)[] = [];
+  const partials: LayerPartial[] = [];
+  for (let li = 0; li < layerNames.length; li++) {
+    const layer = layerNames[li];
+    const batches = results.map((r) => r.layers[li]);
+    const part = { ...base, layer };
+    const channels = batches[0].channels;
+    const extent = batches[0].extent;
+    const stats = new NeuronStats({ channels, eps: cfg.eps, layer });
+    const topk = new TopK({ channels, k: cfg.topk, layer });
+    for (const b of batches) {
+      stats.add(b);
+      topk.add(b);
+    }
+    partials.push({ layer, channels, extent, stats: stats.toColumns(), topk: topk.toColumns() });
+    jobs.push(() => writeTablePart(cfg.store, 'activations', part, shard, activationColumns(batches)));
+    if (codes.has(layer)) jobs.push(() => writeTablePart(cfg.store, 'codes', part, shard, codeColumns(batches)));
+    jobs.push(() => writeTablePart(cfg.store, 'neuron_stats_partial', part, shard, neuronStateColumns(stats)));
+    jobs.push(() => writeTablePart(cfg.store, 'topk_partial', part, shard, topkColumns(topk, extent)));
+  }
+  const samples = results.reduce((n, r) => n + r.sampleIds.length, 0);
+  if (results.length && results[0].predictions) {
+    const labelOf = new Map<number, number>();
+    for (let i = 0; i < req.labelIds.length; i++) labelOf.set(req.labelIds[i], req.labels[i]);
+    const ids = new Int32Array(samples);
+    const label = new Int32Array(samples);
+    const pred = new Int32Array(samples);
+    const prob = new Float32Array(samples);
+    let o = 0;
+    for (const r of results) {
+      ids.set(r.sampleIds, o);
+      pred.set(r.predictions!.pred, o);
+      prob.set(r.predictions!.prob, o);
+      for (let i = 0; i < r.sampleIds.length; i++) label[o + i] = labelOf.get(r.sampleIds[i]) ?? -1;
+      o += r.sampleIds.length;
+    }
+    jobs.push(() => writeTablePart(cfg.store, 'predictions', base, shard, { sample_id: ids, label, pred, prob }));
+  }
+  if (req.errors.length) {
+    const errs = [...req.errors].sort((a, b) => a.sampleId - b.sampleId);
+    jobs.push(() =>
+      writeTablePart(cfg.store, 'errors', base, shard, {
+        sample_id: Int32Array.from(errs, (e) => e.sampleId),
+        uri: errs.map((e) => e.uri),
+        stage: errs.map((e) => e.stage),
+        reason: errs.map((e) => e.reason),
+      }),
+    );
+  }
+  // Encoding is synchronous; only the file writes and fsyncs overlap. Parts are listed in a
+  // fixed order whatever order they finish in, so commits are deterministic.
+  const parts: PartRecord[] = new Array(jobs.length);
+  await forEachLimited(
+    jobs.map((job, i) => ({ job, i })),
+    8,
+    async ({ job, i }) => {
+      parts[i] = await job();
+    },
+  );
+  return { shard, parts, samples, errors: req.errors.length, partials };
 }
 
 /** [B, C] statistics of batches -> long rows (sample_id, channel, ...), sample-major. */

@@ -140,7 +140,11 @@ export function encodeParquet(columns: Columns, opts: EncodeOptions = {}): Uint8
   const ipc = arrow.tableToIPC(toArrowTable(columns), 'stream');
   // writeParquet consumes (frees) both wasm objects, so they are built per call.
   const wasmTable = pw.Table.fromIPCStream(ipc);
-  let builder = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD);
+  // Dictionary encoding is off for numeric columns: on activation statistics (mostly distinct
+  // floats) it costs ~2x the encode time for ~7% smaller files; ZSTD does the compressing.
+  // Strings (uri, reason, method ...) repeat, so they keep it.
+  let builder = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD).setDictionaryEnabled(false);
+  for (const [name, col] of Object.entries(columns)) if (Array.isArray(col)) builder = builder.setColumnDictionaryEnabled(name, true);
   if (opts.metadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(opts.metadata)));
   return pw.writeParquet(wasmTable, builder.build());
 }
