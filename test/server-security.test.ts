@@ -97,7 +97,8 @@ describe('server: SQL endpoint security', () => {
     ['pointer scan', 'SELECT * FROM arrow_scan(0, 0, 0)', /not allowed/],
     ['outside file', "SELECT * FROM read_csv('__OUT__/secret.csv')", /disabled by configuration|Permission/],
     ['dot-dot escape', "SELECT * FROM read_csv('__STORE__/../../../../../../etc/passwd')", /disabled by configuration|Permission/],
-    ['memory hog', 'SELECT list(range) FROM range(200000000)', /Out of Memory/],
+    // Refused by the memory limit, or by the time limit first on a slow or loaded machine.
+    ['memory hog', 'SELECT list(range) FROM range(200000000)', /Out of Memory|ran past the time/],
     ['parse error', 'SELEC 1', /cannot parse/],
     ['empty', '   ', /empty query/],
   ];

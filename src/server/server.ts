@@ -50,7 +50,7 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (opts.token !== undefined && opts.token.trim() === '') throw new NeurolensError('BAD_SPEC', 'the bearer token must not be empty');
-  const store = await Store.open(opts.store, { readOnly: true });
+  const store = await Store.open(opts.store, { readOnly: true, followCommits: false });
   try {
     await lockDownStore(store, { memoryLimitBytes: opts.memoryLimitBytes });
     const queries = await loadQueries(opts.queriesDir);

@@ -14,7 +14,8 @@
  * equal. Cached answers are only kept for settled generations (cache.ts).
  *
  * When the generation changes and the store's inventory differs (a table got its first files, a
- * new code width), the views are recreated with Store.refresh().
+ * new code width, a shard was committed or uncommitted), the views are recreated with
+ * Store.refresh(): the in-process views list the committed parts (catalog.ts).
  */
 import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -132,7 +133,7 @@ export class StoreWatch {
   private async refreshIfNeeded(): Promise<void> {
     const inv = await inspectStore(this.store.dir);
     if (JSON.stringify(inv) === JSON.stringify(this.store.info)) return;
-    log.info({ store: this.store.dir, tables: inv.tablesWithFiles, codeDims: inv.codeDims }, 'store inventory changed: recreating views');
+    log.debug({ store: this.store.dir, tables: inv.tablesWithFiles, codeDims: inv.codeDims }, 'store inventory changed: recreating views');
     await this.store.refresh();
   }
 }

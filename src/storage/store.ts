@@ -3,17 +3,48 @@
  * `.duckdb` file is locked and any number of readers can query while a run writes Parquet
  * (DESIGN.md "Parquet is the record, DuckDB is the engine").
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { inspectStore, renderCatalog, writeCatalog, type StoreInventory } from './catalog.js';
+import { COMMITS_DIR } from './layout.js';
 
 export type QueryParams = DuckDBValue[] | Record<string, DuckDBValue>;
 
 export interface StoreOptions {
   /** Do not create the directory or write catalog.sql (readers: CLI query, server). */
   readOnly?: boolean;
+  /**
+   * Before each query, check whether the commits changed since the views were made and refresh
+   * them if so (default true), so a reader always sees the shards committed when it asks. The
+   * server turns it off: its store-watch refreshes in the background instead.
+   */
+  followCommits?: boolean;
+}
+
+/**
+ * Fingerprint of the commit records: every directory under _commits/ with its entry count and
+ * modification time. A commit or uncommit renames or unlinks a file in its directory, which
+ * changes both; a few stat calls per query.
+ */
+async function commitStamp(root: string): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries;
+    let st;
+    try {
+      st = await stat(dir, { bigint: true });
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new NeurolensError('IO', `cannot read ${dir}: ${errorMessage(e)}`, { cause: e });
+    }
+    parts.push(`${dir}\0${entries.length}\0${st.mtimeNs}`);
+    if (depth < 3) for (const e of entries) if (e.isDirectory()) await walk(path.join(dir, e.name), depth + 1);
+  };
+  await walk(path.join(root, COMMITS_DIR), 0);
+  return parts.sort().join('\n');
 }
 
 /** Column-oriented result: names and DuckDB type names in order, values per column. */
@@ -29,7 +60,11 @@ export class Store {
     private readonly instance: DuckDBInstance,
     private readonly readOnly: boolean,
     private inventory: StoreInventory,
+    private readonly followCommits: boolean,
   ) {}
+
+  private stamp = '';
+  private refreshing: Promise<void> | undefined;
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
     const root = path.resolve(dir);
@@ -48,7 +83,7 @@ export class Store {
     }
     if (!isDir && readOnly) throw new NeurolensError('NOT_FOUND', `store ${root} does not exist`);
     const instance = await DuckDBInstance.create(':memory:');
-    const store = new Store(root, instance, readOnly, { tablesWithFiles: [], codeDims: [], hasCommits: false, hasRuns: false });
+    const store = new Store(root, instance, readOnly, { tablesWithFiles: [], codeDims: [], hasCommits: false, hasRuns: false, committed: {} }, opts.followCommits ?? true);
     try {
       await store.refresh();
     } catch (e) {
@@ -64,13 +99,27 @@ export class Store {
   }
 
   /**
-   * Re-inspects the store and recreates the views (new tables, new code widths); unless read-only
-   * also rewrites catalog.sql. New files of existing tables and new commits are visible without it.
+   * Re-inspects the store and recreates the views; unless read-only also rewrites catalog.sql.
+   * The views of per-shard tables list the parts committed at this moment (catalog.ts 'listed'):
+   * shards committed or uncommitted later become visible or hidden at the next refresh, which a
+   * long-lived reader (the server's store-watch) does when the commits change. New final parts
+   * (neuron_stats, topk, ...) of an existing table are visible without a refresh.
    */
   async refresh(): Promise<void> {
+    // Concurrent callers share one refresh.
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    // Taken before inspecting: a commit during the refresh changes the stamp again, so the next
+    // query refreshes once more instead of missing it.
+    const stamp = await commitStamp(this.dir);
     const inv = await inspectStore(this.dir);
     if (!this.readOnly) await writeCatalog(this.dir, inv);
-    const sql = renderCatalog(inv, `${this.dir}/`);
+    const sql = renderCatalog(inv, `${this.dir}/`, 'listed');
     await this.withConnection(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
@@ -90,6 +139,7 @@ export class Store {
       }
     });
     this.inventory = inv;
+    this.stamp = stamp;
   }
 
   /** Runs `fn` on a fresh connection (views are shared by all connections of the instance). */
@@ -103,6 +153,10 @@ export class Store {
   }
 
   private async read(sql: string, params?: QueryParams) {
+    if (this.followCommits) {
+      await this.refreshing;
+      if ((await commitStamp(this.dir)) !== this.stamp) await this.refresh();
+    }
     return this.withConnection(async (c) => {
       try {
         return await c.runAndReadAll(sql, params);
