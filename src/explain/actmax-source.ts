@@ -1,0 +1,135 @@
+/**
+ * Where activation maximization gets its model, input preprocessing and normalization from:
+ * - `--model DIR`: a TF.js model directory; preprocessing from flags (default: the model sees
+ *   [0, 1]).
+ * - `--store DIR` (with `--step S`, default the latest checkpoint): the newest run record of the
+ *   store names the checkpoint glob, the input preprocessing (`model.input` scale/mean/std, as
+ *   the pipeline applied it) and the model name; the unit's dataset maximum is read from
+ *   `neuron_stats` (max over all samples and positions, at that step). Both flags together: the
+ *   given directory, with the store's preprocessing and statistics.
+ * A unit without statistics (layer not tapped, other step) or a dead unit (max <= 0) is not an
+ * error: the objective is left unnormalized and `note` says why (it goes into the JSON sidecar).
+ */
+import path from 'node:path';
+import { NeurolensError } from '../errors.js';
+import { listCheckpoints } from '../model/checkpoints.js';
+import { loadModelDir, type LoadedModel } from '../model/io.js';
+import { listRunIds, readRun } from '../storage/runs.js';
+import { Store } from '../storage/store.js';
+import { IDENTITY_PREPROCESS, type Preprocess } from './actmax-objective.js';
+
+export interface ActmaxSourceOptions {
+  modelDir?: string;
+  store?: string;
+  step?: number;
+  /** Dataset whose statistics normalize (needed when the store holds several for the unit). */
+  dataset?: string;
+  layer: string;
+  channel: number;
+  /** Preprocessing flags; any field given overrides the store's. */
+  preprocess?: Partial<Preprocess>;
+}
+
+export interface Normalization {
+  datasetMax: number | null;
+  dataset: string | null;
+  model: string | null;
+  step: number | null;
+  /** Why the objective is not normalized (null when it is). */
+  note: string | null;
+}
+
+export interface ActmaxSource {
+  loaded: LoadedModel;
+  model: { dir: string; step: number | null; name: string | null };
+  preprocess: Preprocess;
+  preprocessFrom: 'store' | 'flags' | 'default' | 'store+flags';
+  /** Input size recorded by the run (for models with unknown input dims). */
+  size?: { height: number; width: number };
+  normalization: Normalization;
+  /** The run record used (when --store). */
+  runId: string | null;
+}
+
+interface RunSpecLike {
+  file?: string;
+  dataset?: { name?: string };
+  model?: { name?: string; checkpoints?: string; input?: { height?: number; width?: number; scale?: number; mean?: number[]; std?: number[] } };
+}
+
+/** Newest run record of the store that describes a model (optionally over `dataset`). */
+async function newestRun(storeDir: string, dataset?: string): Promise<{ runId: string; spec: RunSpecLike }> {
+  for (const id of (await listRunIds(storeDir)).reverse()) {
+    const spec = (await readRun(storeDir, id)).spec as RunSpecLike | undefined;
+    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset)) continue;
+    return { runId: id, spec };
+  }
+  const which = dataset === undefined ? '' : ` over dataset '${dataset}'`;
+  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes a model${which}; run a pipeline first or give --model DIR`);
+}
+
+async function checkpointDir(runId: string, spec: RunSpecLike, step: number | undefined): Promise<string> {
+  if (typeof spec.file !== 'string' || typeof spec.model?.checkpoints !== 'string') {
+    throw new NeurolensError('NOT_FOUND', `run ${runId} does not record its spec file and checkpoints; give --model DIR`);
+  }
+  const ckpts = await listCheckpoints(spec.model.checkpoints, path.dirname(spec.file));
+  if (step === undefined) return ckpts[ckpts.length - 1]!.dir;
+  const hit = ckpts.find((c) => c.step === step);
+  if (!hit) throw new NeurolensError('NOT_FOUND', `--step ${step}: no checkpoint of '${spec.model.checkpoints}' has that step (steps: ${ckpts.map((c) => c.step).join(', ')})`);
+  return hit.dir;
+}
+
+/** The unit's max over the dataset from neuron_stats, or null with the reason. */
+async function datasetMax(storeDir: string, model: string, step: number | null, o: ActmaxSourceOptions): Promise<Normalization> {
+  const base = { datasetMax: null, dataset: o.dataset ?? null, model, step };
+  const unit = `layer '${o.layer}' channel ${o.channel} of model '${model}'`;
+  if (step === null) return { ...base, note: `the model has no training step, so its statistics in ${storeDir} cannot be found; objective not normalized` };
+  const store = await Store.open(storeDir, { readOnly: true });
+  try {
+    if (!store.info.tablesWithFiles.includes('neuron_stats')) {
+      return { ...base, note: `store ${storeDir} has no neuron_stats yet; objective not normalized` };
+    }
+    const rows = await store.query<{ dataset: string; max: number }>(
+      `SELECT dataset, max FROM neuron_stats WHERE model = $model AND step = $step AND layer = $layer AND channel = $channel${o.dataset === undefined ? '' : ' AND dataset = $dataset'} ORDER BY dataset`,
+      { model, step, layer: o.layer, channel: o.channel, ...(o.dataset === undefined ? {} : { dataset: o.dataset }) },
+    );
+    if (rows.length === 0) {
+      return { ...base, note: `no neuron_stats for ${unit} at step ${step}${o.dataset ? ` on dataset '${o.dataset}'` : ''} in ${storeDir} (layer not tapped by the run?); objective not normalized` };
+    }
+    if (rows.length > 1) {
+      throw new NeurolensError('BAD_SPEC', `${unit} has statistics on several datasets (${rows.map((r) => r.dataset).join(', ')}): choose one with --dataset`);
+    }
+    const { dataset, max } = rows[0]!;
+    if (!(max > 0)) return { ...base, dataset, note: `${unit} never activates on dataset '${dataset}' (max ${max} <= 0: dead); objective not normalized` };
+    return { datasetMax: max, dataset, model, step, note: null };
+  } finally {
+    store.dispose();
+  }
+}
+
+/** Loads the model and reads what actmax needs from the store; the caller disposes `loaded.model`. */
+export async function openActmaxSource(o: ActmaxSourceOptions): Promise<ActmaxSource> {
+  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model DIR or --store DIR (with --step S)');
+  const run = o.store ? await newestRun(o.store, o.dataset) : null;
+  const dir = o.modelDir ?? (await checkpointDir(run!.runId, run!.spec, o.step));
+  const loaded = await loadModelDir(dir);
+  try {
+    const step = o.step ?? loaded.step;
+    const flags = Object.fromEntries(Object.entries(o.preprocess ?? {}).filter(([, v]) => v !== undefined)) as Partial<Preprocess>;
+    const input = run?.spec.model?.input;
+    const fromStore: Partial<Preprocess> = input ? { scale: input.scale, mean: input.mean, std: input.std } : {};
+    const preprocess: Preprocess = { ...IDENTITY_PREPROCESS, ...Object.fromEntries(Object.entries(fromStore).filter(([, v]) => v !== undefined)), ...flags };
+    const given = Object.keys(flags).length > 0;
+    const preprocessFrom = input ? (given ? 'store+flags' : 'store') : given ? 'flags' : 'default';
+    const modelName = run?.spec.model?.name ?? null;
+    const normalization: Normalization =
+      o.store && modelName
+        ? await datasetMax(o.store, modelName, step, o)
+        : { datasetMax: null, dataset: null, model: null, step, note: 'no --store: objective not normalized' };
+    const size = input?.height && input.width ? { height: input.height, width: input.width } : undefined;
+    return { loaded, model: { dir: loaded.dir, step, name: modelName }, preprocess, preprocessFrom, size, normalization, runId: run?.runId ?? null };
+  } catch (e) {
+    loaded.model.dispose();
+    throw e;
+  }
+}
