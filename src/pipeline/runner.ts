@@ -8,6 +8,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { NeurolensError, errorMessage } from '../errors.js';
+import { log } from '../log.js';
 import { setupBackend, defaultInferWorkers, type BackendChoice } from '../model/backend.js';
 import { listCheckpoints, type Checkpoint } from '../model/checkpoints.js';
 import { loadModelDir } from '../model/io.js';
@@ -224,7 +225,9 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     summary.peak_rss_mib = round(process.resourceUsage().maxRSS / 1024);
     record.finished_at = new Date().toISOString();
     record.timings!.total_s = summary.seconds;
-    await writeRun(storeDir, record).catch(() => undefined);
+    // The run's own outcome (or error) is what the caller gets; a record that cannot be written
+    // is reported, not allowed to replace it.
+    await writeRun(storeDir, record).catch((e: unknown) => log.error({ err: e, store: storeDir, run: runId }, 'cannot write the final run record'));
     store.dispose();
     await Promise.all([decodePool.dispose(), inferPool.dispose(), sinkPool.dispose()]);
   }
