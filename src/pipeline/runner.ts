@@ -21,6 +21,7 @@ import { finalizeStep } from '../stages/finalize.js';
 import { planShards, selectShards } from '../stages/source.js';
 import type { SinkRequest, SinkResponse } from '../stages/sink.js';
 import { StepPartials } from '../stages/step-partials.js';
+import { embedProgressPrinter, runEmbedSection } from '../embed/run-section.js';
 import { createPool, type WorkerPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
 import type { LoadedSpec, PipelineSpec } from './spec.js';
@@ -62,6 +63,8 @@ export interface RunSummary {
     dead: Record<string, number> | null;
   }[];
   errors: number;
+  /** Layouts written by the spec's embed section. */
+  embeddings: { layer: string; method: string; step: number; n: number; embedded: number; seconds: number; path: string }[];
   seconds: number;
   /** Peak resident set size of the process (all threads) so far, in MiB. */
   peak_rss_mib: number;
@@ -99,6 +102,12 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
         codes = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }).map((l) => l.name) : [];
         // Codes are the mean-pooled statistics of a tapped layer, so code layers are tapped too.
         layers = [...new Set([...resolved.map((l) => l.name), ...codes])];
+        // A bad embed section fails here, before any work, not after the last checkpoint.
+        for (const [k, e] of spec.embed.entries()) {
+          if (!codes.includes(e.layer)) {
+            throw new NeurolensError('BAD_SPEC', `field 'embed.${k}.layer': '${e.layer}' is not a code layer (codes: ${codes.join(', ') || 'none; list it under codes:'})`);
+          }
+        }
       }
     } finally {
       loaded.model.dispose();
@@ -142,6 +151,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     samples: size,
     checkpoints: [],
     errors: 0,
+    embeddings: [],
     seconds: 0,
     peak_rss_mib: 0,
   };
@@ -211,6 +221,19 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
       record.timings![`step_${ck.step}_s`] = round(seconds);
       record.counts = { samples: size, checkpoints: summary.checkpoints.length, errors: summary.errors };
       await writeRun(storeDir, record);
+    }
+    // Embeddings once every checkpoint's codes are committed (a --shard run leaves them to finalize).
+    if (!opts.shard && spec.embed.length > 0) {
+      const te = performance.now();
+      const quiet = (opts.progress ?? 'silent') === 'silent';
+      const done = await runEmbedSection(
+        store,
+        spec.embed,
+        { dataset: spec.dataset.name, model: spec.model.name, steps: summary.checkpoints.map((c) => c.step) },
+        quiet ? undefined : embedProgressPrinter(opts.progress === 'json'),
+      );
+      summary.embeddings = done.map((r) => ({ layer: r.layer, method: r.method, step: r.step, n: r.n, embedded: r.embedded, seconds: r.seconds, path: r.path }));
+      record.timings!.embed_s = round((performance.now() - te) / 1000);
     }
     summary.status = 'succeeded';
     record.status = 'succeeded';

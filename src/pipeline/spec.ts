@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { SourceSpecSchema } from '../sources/spec.js';
+import { EmbedSectionSchema } from '../embed/section.js';
 
 /** Partition values end up in paths and SQL: keep them to a safe alphabet. */
 const SafeName = z
@@ -48,6 +49,8 @@ export const PipelineSpecSchema = z
     layers: z.array(z.string().min(1)).min(1),
     /** Layers whose pooled vector per sample is stored in `codes` (embedding input). */
     codes: z.array(z.string().min(1)).default([]),
+    /** 2-D layouts of code layers computed after the last checkpoint (src/embed/run-section.ts). */
+    embed: EmbedSectionSchema,
     predictions: z.boolean().default(true),
     topk: z.number().int().positive().max(1024).default(32),
     shard_size: z.number().int().positive().default(1024),
