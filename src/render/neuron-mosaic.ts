@@ -105,12 +105,16 @@ export function inferGrid(positions: number, maxY: number, maxX: number, input?:
   return best;
 }
 
-function formatValue(v: number): string {
+export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   return String(Number(v.toPrecision(4)));
 }
 
-export async function neuronMosaic(store: Store, o: NeuronMosaicOptions): Promise<NeuronMosaic> {
+/** The `top_k_activators` rows of one neuron (one dataset / model; the latest step unless given). */
+export async function queryTopActivators(
+  store: Store,
+  o: Pick<NeuronMosaicOptions, 'layer' | 'channel' | 'step' | 'k' | 'dataset' | 'model'>,
+): Promise<{ dataset: string; model: string; step: number; rows: TopActivator[] }> {
   const def = await getQuery('top_k_activators');
   const r = await runQuery(store, def, { layer: o.layer, channel: o.channel, step: o.step ?? null, k: o.k ?? 16, dataset: o.dataset ?? null, model: o.model ?? null });
   const col = <T>(name: string) => r.data[name] as T[];
@@ -122,9 +126,6 @@ export async function neuronMosaic(store: Store, o: NeuronMosaicOptions): Promis
   if (pairs.size > 1) {
     throw new NeurolensError('BAD_SPEC', `layer '${o.layer}' has results for several datasets / models (${[...pairs].join(', ')}): choose one with dataset and model`);
   }
-  const dataset = col<string>('dataset')[0]!;
-  const model = col<string>('model')[0]!;
-  const step = Number(col<bigint>('step')[0]);
   const rows: TopActivator[] = Array.from({ length: r.rowCount }, (_, i) => ({
     rank: col<number>('rank')[i]!,
     sampleId: col<number>('sample_id')[i]!,
@@ -132,7 +133,11 @@ export async function neuronMosaic(store: Store, o: NeuronMosaicOptions): Promis
     label: col<number | null>('label')[i] ?? null,
     argmax: { t: col<number>('argmax_t')[i]!, y: col<number>('argmax_y')[i]!, x: col<number>('argmax_x')[i]! },
   }));
+  return { dataset: col<string>('dataset')[0]!, model: col<string>('model')[0]!, step: Number(col<bigint>('step')[0]), rows };
+}
 
+export async function neuronMosaic(store: Store, o: NeuronMosaicOptions): Promise<NeuronMosaic> {
+  const { dataset, model, step, rows } = await queryTopActivators(store, o);
   const { source, input } = await openRunSource(store.dir, dataset, model);
   let grid = o.grid ?? null;
   if (!o.grid) {
