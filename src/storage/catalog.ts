@@ -118,7 +118,8 @@ function readJson(glob: string, cols: [string, string][], filenameAs?: string): 
 /** Columns of a table view, with their SQL types (data columns, then partition keys). */
 export function viewColumns(def: TableDef, codeDim?: number): [string, string][] {
   return [
-    ...def.columns.map((c): [string, string] => [c.name, sqlType(c.type, c.type === 'FLOAT_ARRAY' ? codeDim : undefined)]),
+    // Only codes have one width per store; other list columns (occlusion drop) stay FLOAT[].
+    ...def.columns.map((c): [string, string] => [c.name, sqlType(c.type, c.type === 'FLOAT_ARRAY' && def.name === 'codes' ? codeDim : undefined)]),
     ...def.partitionKeys.map((k): [string, string] => [k, partitionSqlType(k)]),
     // Per-shard tables also show the shard number (from the deterministic file name), which
     // finalize uses to restore each shard's partial before merging.

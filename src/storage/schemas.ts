@@ -43,6 +43,7 @@ export const TABLE_NAMES = [
   'predictions',
   'embeddings',
   'errors',
+  'occlusion',
 ] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
@@ -144,6 +145,26 @@ export const TABLES: Record<TableName, TableDef> = {
     columns: [i32('sample_id'), str('uri', { nullable: true }), str('stage'), str('reason')],
     partitionKeys: DMS,
     perShard: true,
+  },
+  occlusion: {
+    name: 'occlusion',
+    // Coarse occlusion maps (Zeiler & Fergus 2014; src/explain/occlusion-map.ts): drop[gy * grid_w + gx]
+    // = score - score with the patch at (gy * stride, gx * stride) set to fill; score = the class
+    // probability of the unoccluded sample. One atomic part per (class, patch, stride, fill, shard):
+    // the rename is the commit, so the table is not listed in shard commits.
+    columns: [
+      i32('sample_id'),
+      i32('class'),
+      i32('patch'),
+      i32('stride'),
+      f32('fill'),
+      i32('grid_h'),
+      i32('grid_w'),
+      f32('score'),
+      { name: 'drop', type: 'FLOAT_ARRAY' },
+    ],
+    partitionKeys: DMS,
+    perShard: false,
   },
 };
 
