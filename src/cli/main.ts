@@ -14,6 +14,8 @@ import { registerQuery } from './query.js';
 import { registerMosaic } from './mosaic.js';
 import { registerServe } from './serve.js';
 import { registerRender } from './render.js';
+import { registerEmbed } from './embed.js';
+import { registerOcclusionMap } from './occlusion-map.js';
 
 const program = new Command();
 program
@@ -31,22 +33,30 @@ registerLayers(program);
 registerQuery(program);
 registerMosaic(program);
 registerServe(program);
+registerEmbed(program);
+registerOcclusionMap(program);
 registerRender(program);
 registerDoctor(program);
+
+/** process.exit does not wait for a piped stdout/stderr: flush them first (else output is cut). */
+async function exit(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
+  process.exit(code);
+}
 
 try {
   await program.parseAsync(process.argv);
   // Worker pools and tfjs timers must not keep a finished command alive.
-  process.exit(process.exitCode ?? 0);
+  await exit(Number(process.exitCode ?? 0));
 } catch (e) {
   if (e instanceof CommanderError) {
-    process.exit(e.exitCode === 0 ? 0 : 2);
+    await exit(e.exitCode === 0 ? 0 : 2);
   }
   if (isNeurolensError(e)) {
     process.stderr.write(`neurolens: ${e.message}\n`);
     if (process.env.NEUROLENS_DEBUG && e.cause) process.stderr.write(`cause: ${String((e.cause as Error).stack ?? e.cause)}\n`);
-    process.exit(EXIT_CODES[e.code]);
+    await exit(EXIT_CODES[e.code]);
   }
   process.stderr.write(`neurolens: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(EXIT_CODES.INTERNAL);
+  await exit(EXIT_CODES.INTERNAL);
 }

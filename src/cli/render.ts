@@ -4,9 +4,20 @@
  */
 import type { Command } from 'commander';
 import { registerActmax } from './render-actmax.js';
+import { registerActivations } from './render-activations.js';
+import { registerExplain } from './render-explain.js';
+import { registerFilters } from './render-filters.js';
+import { registerRenderMosaic } from './render-mosaic.js';
+import { registerScatter, registerTsneGrid } from './render-tsne-grid.js';
 
 export function registerRender(program: Command): Command {
   const render = program.command('render').description('draw CNN-visualization pictures as PNG files');
+  registerFilters(render);
+  registerActivations(render);
+  registerRenderMosaic(render);
+  registerExplain(render);
   registerActmax(render);
+  registerTsneGrid(render);
+  registerScatter(render);
   return render;
 }

@@ -50,7 +50,9 @@ function listen(app: ReturnType<typeof createApp>, host: string, port: number): 
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (opts.token !== undefined && opts.token.trim() === '') throw new NeurolensError('BAD_SPEC', 'the bearer token must not be empty');
-  const store = await Store.open(opts.store, { readOnly: true, followCommits: false });
+  // followCommits: each query sees the commits made up to that moment (a few stat calls), not
+  // only those the background store-watch has noticed.
+  const store = await Store.open(opts.store, { readOnly: true });
   try {
     await lockDownStore(store, { memoryLimitBytes: opts.memoryLimitBytes });
     const queries = await loadQueries(opts.queriesDir);

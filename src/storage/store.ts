@@ -18,7 +18,7 @@ export interface StoreOptions {
   /**
    * Before each query, check whether the commits changed since the views were made and refresh
    * them if so (default true), so a reader always sees the shards committed when it asks. The
-   * server turns it off: its store-watch refreshes in the background instead.
+   * server keeps it on too, so a request never sees fewer commits than the run has written.
    */
   followCommits?: boolean;
 }
