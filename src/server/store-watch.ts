@@ -17,11 +17,7 @@
  * new code width, a shard was committed or uncommitted), the views are recreated with
  * Store.refresh(): the in-process views list the committed parts (catalog.ts).
  */
-import { readdir, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import path from 'node:path';
-import { NeurolensError, errorMessage } from '../errors.js';
-import { TABLES, inspectStore, isTableName, type Store } from '../storage/index.js';
+import { TABLES, inspectStore, isTableName, treeFingerprint, type Store } from '../storage/index.js';
 import { log } from '../log.js';
 
 export interface Generation {
@@ -37,34 +33,8 @@ export interface StoreWatchOptions {
   settleMs?: number;
 }
 
-async function fingerprint(root: string): Promise<{ id: string; newestMs: number }> {
-  const hash = createHash('sha256');
-  let newestMs = 0;
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
-    let st;
-    try {
-      st = await stat(dir, { bigint: true });
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      // A directory removed while walking is a change like any other.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        hash.update(`${dir}\0gone\n`);
-        return;
-      }
-      throw new NeurolensError('IO', `cannot read store directory ${dir}: ${errorMessage(e)}`, { cause: e });
-    }
-    newestMs = Math.max(newestMs, Number(st.mtimeNs / 1_000_000n));
-    hash.update(`${dir}\0${entries.length}\0${st.mtimeNs}\n`);
-    const subdirs = entries
-      .filter((e) => e.isDirectory() && !(depth === 0 && isTableName(e.name) && TABLES[e.name].perShard))
-      .map((e) => e.name)
-      .sort();
-    for (const name of subdirs) await walk(path.join(dir, name), depth + 1);
-  };
-  await walk(root, 0);
-  return { id: hash.digest('hex').slice(0, 16), newestMs };
-}
+/** The store minus the trees of per-shard tables (their rows show only through commits). */
+const fingerprint = (root: string) => treeFingerprint(root, (name, depth) => depth === 0 && isTableName(name) && TABLES[name].perShard);
 
 export class StoreWatch {
   private current: Generation = { id: '', settled: false };

@@ -8,3 +8,4 @@ export * from './commit.js';
 export * from './runs.js';
 export * from './catalog.js';
 export * from './store.js';
+export * from './fingerprint.js';

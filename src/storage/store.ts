@@ -3,11 +3,12 @@
  * `.duckdb` file is locked and any number of readers can query while a run writes Parquet
  * (DESIGN.md "Parquet is the record, DuckDB is the engine").
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { inspectStore, renderCatalog, writeCatalog, type StoreInventory } from './catalog.js';
+import { treeFingerprint } from './fingerprint.js';
 import { COMMITS_DIR } from './layout.js';
 
 export type QueryParams = DuckDBValue[] | Record<string, DuckDBValue>;
@@ -21,30 +22,6 @@ export interface StoreOptions {
    * server keeps it on too, so a request never sees fewer commits than the run has written.
    */
   followCommits?: boolean;
-}
-
-/**
- * Fingerprint of the commit records: every directory under _commits/ with its entry count and
- * modification time. A commit or uncommit renames or unlinks a file in its directory, which
- * changes both; a few stat calls per query.
- */
-async function commitStamp(root: string): Promise<string> {
-  const parts: string[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    let entries;
-    let st;
-    try {
-      st = await stat(dir, { bigint: true });
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new NeurolensError('IO', `cannot read ${dir}: ${errorMessage(e)}`, { cause: e });
-    }
-    parts.push(`${dir}\0${entries.length}\0${st.mtimeNs}`);
-    if (depth < 3) for (const e of entries) if (e.isDirectory()) await walk(path.join(dir, e.name), depth + 1);
-  };
-  await walk(path.join(root, COMMITS_DIR), 0);
-  return parts.sort().join('\n');
 }
 
 /** Column-oriented result: names and DuckDB type names in order, values per column. */
@@ -93,6 +70,11 @@ export class Store {
     return store;
   }
 
+  /** Fingerprint of the commit records (_commits/ tree): a commit or uncommit changes it. */
+  private async commitStamp(): Promise<string> {
+    return (await treeFingerprint(path.join(this.dir, COMMITS_DIR))).id;
+  }
+
   /** What the views were built from (tables with files, code widths, ...). */
   get info(): StoreInventory {
     return this.inventory;
@@ -116,7 +98,7 @@ export class Store {
   private async doRefresh(): Promise<void> {
     // Taken before inspecting: a commit during the refresh changes the stamp again, so the next
     // query refreshes once more instead of missing it.
-    const stamp = await commitStamp(this.dir);
+    const stamp = await this.commitStamp();
     const inv = await inspectStore(this.dir);
     if (!this.readOnly) await writeCatalog(this.dir, inv);
     const sql = renderCatalog(inv, `${this.dir}/`, 'listed');
@@ -155,7 +137,7 @@ export class Store {
   private async read(sql: string, params?: QueryParams) {
     if (this.followCommits) {
       await this.refreshing;
-      if ((await commitStamp(this.dir)) !== this.stamp) await this.refresh();
+      if ((await this.commitStamp()) !== this.stamp) await this.refresh();
     }
     return this.withConnection(async (c) => {
       try {
