@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
 import { renderActmax } from '../explain/actmax-render.js';
-import { ACTMAX_DEFAULTS } from '../explain/actmax-settings.js';
+import { ACTMAX_DEFAULTS, type ActmaxSettings } from '../explain/actmax-settings.js';
 import { PARAM_KINDS, type ParamKind } from '../explain/actmax-param.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { intOption } from './options.js';
@@ -41,7 +41,8 @@ function parseParam(v: string): ParamKind {
   return v as ParamKind;
 }
 
-interface ActmaxCliOptions {
+/** The settings as commander parses them (`--decorrelate` is absent unless given). */
+interface ActmaxCliOptions extends Omit<ActmaxSettings, 'decorrelate'> {
   layer: string;
   channel: number;
   model?: string;
@@ -49,20 +50,7 @@ interface ActmaxCliOptions {
   step?: number;
   dataset?: string;
   out: string;
-  param: ParamKind;
-  steps: number;
-  lr: number;
-  seed: number;
-  jitter: number;
-  scale: number[];
-  rotate: number;
-  tv: number;
-  l2: number;
-  alpha: number;
-  blur: number;
-  blurEvery: number;
   decorrelate?: boolean;
-  decay: number;
   size?: { height: number; width: number };
   upscale: number;
   inputScale?: number;

@@ -35,7 +35,6 @@ function shared<T extends Int32Array | Float32Array | Float64Array>(src: T, make
 }
 
 export class AttractiveForces {
-  private readonly kernels: KernelCache = new Map();
 
   private constructor(
     private readonly P: SparseP,

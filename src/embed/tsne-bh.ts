@@ -7,6 +7,7 @@
  * the point itself skipped. Same interface as the exact and interpolated repulsion: fills the
  * numerators F_i, returns Z = sum_{i != j} w_ij.
  */
+import { bounds2d } from './bounds.js';
 
 const MAX_DEPTH = 40;
 
@@ -69,14 +70,7 @@ export class BarnesHutRepulsion {
 
   private build(Y: Float64Array): void {
     const n = this.n;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const x = Y[2 * i], y = Y[2 * i + 1];
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-    }
+    const { minX, maxX, minY, maxY } = bounds2d(Y, n);
     this.nodes = 0;
     const hw = Math.max(maxX - minX, maxY - minY) / 2 + 1e-5;
     this.newNode((minX + maxX) / 2, (minY + maxY) / 2, hw);

@@ -20,6 +20,7 @@
  * <1% at spacing 1/3, tested; the 10-NN accuracy of the layouts stays >= 0.97 x input space).
  */
 import { fft2dForward, fft2dInverse } from './tsne-fft.js';
+import { bounds2d } from './bounds.js';
 
 export interface InterpOptions {
   /** Lagrange nodes per axis per point: 3 (quadratic, FIt-SNE's default) or 4 (cubic). */
@@ -66,14 +67,7 @@ export class InterpRepulsion {
    */
   prepare(Y: Float64Array): GridGeometry {
     const n = this.n;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const x = Y[2 * i], y = Y[2 * i + 1];
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-    }
+    const { minX, maxX, minY, maxY } = bounds2d(Y, n);
     const span = Math.max(maxX - minX, maxY - minY, 1e-12);
     // Grid: m nodes per axis, FFT size p = 2m; points must sit >= 2 nodes from the border.
     let p = 32;

@@ -22,7 +22,7 @@ import { planShards, selectShards } from '../stages/source.js';
 import type { SinkRequest, SinkResponse } from '../stages/sink.js';
 import { StepPartials } from '../stages/step-partials.js';
 import { embedProgressPrinter, runEmbedSection } from '../embed/run-section.js';
-import { createPool, type WorkerPool } from '../workers/pool.js';
+import { createPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
 import type { LoadedSpec, PipelineSpec } from './spec.js';
 import { Progress, type ProgressMode } from './progress.js';

@@ -105,7 +105,7 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     // A loop, not Math.max(...ay): spreading 100k+ values overflows the call stack.
     const H = ay.reduce((m, v) => (v > m ? v : m), 0) + 1;
     const W = ax.reduce((m, v) => (v > m ? v : m), 0) + 1;
-    const channels = merged!.toColumns().channel.length;
+    const channels = merged!.channels;
     let top: TopK | null = null;
     const tshard = tk.data.shard as number[];
     for (let i = 0; i < tk.rowCount; ) {

@@ -29,8 +29,8 @@ export interface SinkRequest {
   shard: number;
   results: InferResponse[];
   errors: SampleError[];
-  /** Label of each sample id in `labelIds` (for predictions); -1 when unknown. */
-  labelIds: Int32Array;
+  /** Label of sample `labelStart + i` at index i (the shard's contiguous range); -1 when unknown. */
+  labelStart: number;
   labels: Int32Array;
 }
 
@@ -82,12 +82,9 @@ export class ShardAccumulator {
     return this.errors.length;
   }
 
-  /** The request for a sink worker; `labelOf` gives a sample's label (-1 when unknown). */
-  request(cfg: SinkConfig, labelOf: (sampleId: number) => number): SinkRequest {
-    const ids: number[] = [];
-    for (const r of this.results) for (const id of r.sampleIds) ids.push(id);
-    const labelIds = Int32Array.from(ids);
-    return { cfg, shard: this.plan.index, results: this.results, errors: this.errors, labelIds, labels: Int32Array.from(ids, labelOf) };
+  /** The request for a sink worker; `labels` holds the labels of the shard's sample range. */
+  request(cfg: SinkConfig, labels: Int32Array): SinkRequest {
+    return { cfg, shard: this.plan.index, results: this.results, errors: this.errors, labelStart: this.plan.start, labels };
   }
 }
 
@@ -133,8 +130,6 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
   }
   const samples = results.reduce((n, r) => n + r.sampleIds.length, 0);
   if (results.length && results[0].predictions) {
-    const labelOf = new Map<number, number>();
-    for (let i = 0; i < req.labelIds.length; i++) labelOf.set(req.labelIds[i], req.labels[i]);
     const ids = new Int32Array(samples);
     const label = new Int32Array(samples);
     const pred = new Int32Array(samples);
@@ -144,7 +139,7 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
       ids.set(r.sampleIds, o);
       pred.set(r.predictions!.pred, o);
       prob.set(r.predictions!.prob, o);
-      for (let i = 0; i < r.sampleIds.length; i++) label[o + i] = labelOf.get(r.sampleIds[i]) ?? -1;
+      for (let i = 0; i < r.sampleIds.length; i++) label[o + i] = req.labels[r.sampleIds[i] - req.labelStart] ?? -1;
       o += r.sampleIds.length;
     }
     jobs.push(() => writeTablePart(cfg.store, 'predictions', base, shard, { sample_id: ids, label, pred, prob }));
