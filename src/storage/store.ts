@@ -136,8 +136,13 @@ export class Store {
 
   private async read(sql: string, params?: QueryParams) {
     if (this.followCommits) {
-      await this.refreshing;
-      if ((await this.commitStamp()) !== this.stamp) await this.refresh();
+      // refresh() joins a refresh already under way, which may have taken its stamp before the
+      // commit this query saw: check again after it (bounded: commits may keep coming).
+      for (let i = 0; i < 4; i++) {
+        await this.refreshing;
+        if ((await this.commitStamp()) === this.stamp) break;
+        await this.refresh();
+      }
     }
     return this.withConnection(async (c) => {
       try {
