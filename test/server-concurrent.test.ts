@@ -21,6 +21,8 @@ const N_B = 320;
 let a: PipelineFixture;
 let b: PipelineFixture;
 let server: RunningServer;
+/** A second server whose store-watch never fires during the test: only per-query commit following keeps it current. */
+let slow: RunningServer;
 let root: string;
 
 interface ShardRow {
@@ -31,8 +33,8 @@ interface ShardRow {
   n: number;
 }
 
-async function shardCounts(): Promise<ShardRow[]> {
-  const r = await fetch(`${server.url}/api/sql`, {
+async function shardCounts(srv: RunningServer = server): Promise<ShardRow[]> {
+  const r = await fetch(`${srv.url}/api/sql`, {
     method: 'POST',
     headers: { 'Content-Type': 'text/plain' },
     body: 'SELECT model, step, layer, shard, count(*) AS n FROM activations GROUP BY ALL ORDER BY ALL',
@@ -55,10 +57,12 @@ beforeAll(async () => {
   const spec = (await fs.readFile(b.specFile, 'utf8')).replace('name: edges', 'name: edges-b').replace('name: edge-net', 'name: edge-net-b');
   await fs.writeFile(b.specFile, spec);
   server = await startServer({ store: a.store, port: 0, watch: { intervalMs: 100 } });
+  slow = await startServer({ store: a.store, port: 0, watch: { intervalMs: 3_600_000 } });
 }, 180_000);
 
 afterAll(async () => {
   await server?.close();
+  await slow?.close();
   if (root) await fs.rm(root, { recursive: true, force: true });
 });
 
@@ -97,6 +101,8 @@ describe('server: serving while a run commits', () => {
     checkWhole(after);
     const shardsB = N_B / SHARD;
     expect(after.filter((r) => r.model === 'edge-net-b').length).toBe(shardsB * 2 * 3); // shards x steps x layers
+    // A reader that has not polled the store since it started sees every commit at its next query.
+    expect(await shardCounts(slow)).toEqual(after);
     // The hammering overlapped the run: it saw the run's shards appear, not only before/after.
     expect([...seen].some((n) => n > 0 && n < shardsB * 2 * 3), `partial states seen: ${[...seen].join(', ')} in ${polls} polls`).toBe(true);
     // The earlier model is untouched.

@@ -134,16 +134,24 @@ export class Store {
     }
   }
 
-  private async read(sql: string, params?: QueryParams) {
-    if (this.followCommits) {
-      // refresh() joins a refresh already under way, which may have taken its stamp before the
-      // commit this query saw: check again after it (bounded: commits may keep coming).
-      for (let i = 0; i < 4; i++) {
-        await this.refreshing;
-        if ((await this.commitStamp()) === this.stamp) break;
-        await this.refresh();
-      }
+  /**
+   * With followCommits: refreshes the views if the commits changed since they were made, so a
+   * query run next sees every shard committed before this call. query()/queryJson()/
+   * queryColumns() call it; callers of withConnection() that read per-shard tables call it first.
+   */
+  async sync(): Promise<void> {
+    if (!this.followCommits) return;
+    // refresh() joins a refresh already under way, which may have taken its stamp before the
+    // commit this query saw: check again after it (bounded: commits may keep coming).
+    for (let i = 0; i < 4; i++) {
+      await this.refreshing;
+      if ((await this.commitStamp()) === this.stamp) break;
+      await this.refresh();
     }
+  }
+
+  private async read(sql: string, params?: QueryParams) {
+    await this.sync();
     return this.withConnection(async (c) => {
       try {
         return await c.runAndReadAll(sql, params);
