@@ -194,7 +194,7 @@ for (const b of benches) {
     pipe.push(await pipeline(b, workers));
     if (opt.ops) ops.push(await pipeline(b, workers, true));
     const opsText = opt.ops ? `; with tensor-op reduction cold ${f1(ops[r].cold)}, warm ${f1(ops[r].warm)}` : '';
-    const fin = `CPU ${f2(pipe[r].cpuPerImage)} ms/img vs bare ${f2(cpuPerImage.predict!)}; infer busy ${f1(pipe[r].busy.infer)} s, sink busy ${f1(pipe[r].busy.sink)} s`;
+    const fin = `CPU ${f2(pipe[r].cpuPerImage)} ms/img vs bare ${f2(cpuPerImage.predict!)}, infer stage ${f2(cpuPerImage.tap!)}; infer busy ${f1(pipe[r].busy.infer)} s, sink busy ${f1(pipe[r].busy.sink)} s`;
     console.log(`         pipeline cold ${f1(pipe[r].cold)}, warm ${f1(pipe[r].warm)} img/s (${fin})${opsText}`);
   }
   const bareBest = Math.max(...bare);

@@ -9,9 +9,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf, tfc } from '../src/model/tf.js';
 import { setupBackend } from '../src/model/backend.js';
 import { CHANNEL_STATS, channelStats, hasChannelStatsKernel, registerChannelStatsKernel } from '../src/model/channel-stats-kernel.js';
+import { RUN } from '../src/model/channel-stats-simd.js';
 import { packStats, unpackStats, type PackedLayout, type ReducePlan, type TapResult } from '../src/model/reduce.js';
 
 interface Ref {
+  /** Mean and mean of squares summed in plain float64 (the definition the kernel approximates). */
+  mean64: number[];
+  sqMean64: number[];
   max: number[];
   min: number[];
   mean: number[];
@@ -20,12 +24,23 @@ interface Ref {
   argmax: number[];
 }
 
+/** Sum of f(v) as the kernel takes it: float32 runs of RUN positions, added up in float64. */
+function runSum(v: number[], f: (a: number) => number): number {
+  let total = 0;
+  for (let p0 = 0; p0 < v.length; p0 += RUN) {
+    let run = 0;
+    for (const a of v.slice(p0, p0 + RUN)) run = Math.fround(run + Math.fround(f(a)));
+    total += run;
+  }
+  return total;
+}
+
 /** Definitions, per (b, c) over positions p of x[b, p, c]; NaN rule of numpy's max/argmax. */
 function reference(x: Float32Array, shape: number[]): Ref {
   const B = shape[0];
   const C = shape[shape.length - 1];
   const P = x.length / (B * C);
-  const r: Ref = { max: [], min: [], mean: [], sqMean: [], zeroFrac: [], argmax: [] };
+  const r: Ref = { mean64: [], sqMean64: [], max: [], min: [], mean: [], sqMean: [], zeroFrac: [], argmax: [] };
   for (let b = 0; b < B; b++) {
     for (let c = 0; c < C; c++) {
       const v = Array.from({ length: P }, (_, p) => x[(b * P + p) * C + c]);
@@ -34,8 +49,10 @@ function reference(x: Float32Array, shape: number[]): Ref {
       r.max.push(max);
       r.min.push(firstNaN >= 0 ? NaN : Math.min(...v));
       r.argmax.push(firstNaN >= 0 ? firstNaN : v.findIndex((a) => a === max));
-      r.mean.push(v.reduce((s, a) => s + a, 0) / P);
-      r.sqMean.push(v.reduce((s, a) => s + a * a, 0) / P);
+      r.mean.push(runSum(v, (a) => a) / P);
+      r.sqMean.push(runSum(v, (a) => a * a) / P);
+      r.mean64.push(v.reduce((s, a) => s + a, 0) / P);
+      r.sqMean64.push(v.reduce((s, a) => s + a * a, 0) / P);
       r.zeroFrac.push(v.filter((a) => a === 0).length / P);
     }
   }
@@ -101,7 +118,10 @@ function expectMatchesReference(x: Float32Array, shape: number[]): void {
   const n = ref.max.length;
   const row = (k: number) => stats.subarray(k * n, (k + 1) * n);
   const f32 = (v: number[]) => v.map(Math.fround);
-  // Sums run in position order in float64 as in the reference, so even the means agree exactly.
+  // Sums run in position order as in the reference (float32 runs of RUN, float64 total), so even
+  // the means agree exactly; and within float32 rounding of a float64 sum.
+  same(row(2), ref.mean64, 'mean (float64 sum)', 4e-6);
+  same(row(3), ref.sqMean64, 'sqMean (float64 sum)', 4e-6);
   same(row(0), ref.max, 'max');
   same(row(1), ref.min, 'min');
   same(row(2), f32(ref.mean), 'mean');
@@ -110,8 +130,8 @@ function expectMatchesReference(x: Float32Array, shape: number[]): void {
   same(argmax, ref.argmax, 'argmax');
 }
 
-/** Rank 2, 4 and 5; C below 4, a multiple of 4 and not; P = 1, below, at and above the tile. */
-const SHAPES = [[6, 7], [3, 1, 3, 8], [2, 2, 2, 4], [3, 5, 7, 9], [2, 13, 11, 12], [1, 16, 16, 3], [2, 3, 4, 5, 6], [2, 2, 3, 3, 17]];
+/** Rank 2, 4 and 5; C below 4, a multiple of 4 and not; P = 1, below, at and above the tile and the float32 run. */
+const SHAPES = [[6, 7], [3, 1, 3, 8], [2, 2, 2, 4], [3, 5, 7, 9], [2, 13, 11, 12], [1, 16, 16, 3], [2, 3, 4, 5, 6], [2, 2, 3, 3, 17], [2, 8, 16, 6], [1, 10, 20, 6]];
 
 describe.each(['cpu', 'wasm'] as const)('NeurolensChannelStats on %s', (backend) => {
   beforeAll(async () => {
@@ -131,6 +151,20 @@ describe.each(['cpu', 'wasm'] as const)('NeurolensChannelStats on %s', (backend)
     // The input is not vacuous: exact zeros, negatives and repeated maxima are all present.
     expect(x.some((v) => v === 0) && x.some((v) => v < 0)).toBe(true);
     expectMatchesReference(x, shape as number[]);
+  });
+
+  it('full-mantissa values: sums follow the float32 runs exactly, whatever P mod RUN', () => {
+    for (const shape of [[1, 200, 8], [2, 3 * RUN, 6], [1, RUN + 1, 5]]) {
+      let s = 99;
+      const x = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        return (s / 2 ** 32) * 7 - 1;
+      });
+      // Not vacuous: the float32 runs and a plain float64 sum disagree somewhere.
+      const ref = reference(x, shape);
+      expect(ref.mean.some((m, i) => Math.fround(m) !== Math.fround(ref.mean64[i]))).toBe(true);
+      expectMatchesReference(x, shape);
+    }
   });
 
   it('ties: argmax is the FIRST position of the max', () => {
@@ -183,7 +217,7 @@ describe.each(['cpu', 'wasm'] as const)('NeurolensChannelStats on %s', (backend)
       const [a, b] = [fused.layers[l], ops.layers[l]];
       expect([a.batch, a.channels, a.extent]).toEqual([b.batch, b.channels, b.extent]);
       for (const k of ['max', 'min', 'zeroFrac'] as const) same(a[k], Array.from(b[k]), `${a.layer}.${k}`);
-      // The tensor-op path sums in float32, the kernel in float64.
+      // The tensor-op path sums in float32, the kernel in float32 runs and float64.
       for (const k of ['mean', 'sqMean'] as const) same(a[k], Array.from(b[k]), `${a.layer}.${k}`, 1e-5);
       same(a.argmax, Array.from(b.argmax), `${a.layer}.argmax`);
       if (l > 0) expect(a.zeroFrac.some((z) => z > 0 && z < 1)).toBe(true); // l0 is [B, C]: P = 1

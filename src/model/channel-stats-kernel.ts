@@ -7,8 +7,8 @@
  * positions p = t*H*W + y*W + x, channels innermost). Outputs:
  *   stats  float32 [5, B, C]: max, min, mean, sqMean (mean of squares), zeroFrac;
  *   argmax int32 [B, C]: the FIRST position p holding the max.
- * Definitions: mean and sqMean are accumulated in float64 and divided by P, then rounded to
- * float32; zeroFrac = #{p : a = 0} / P (TensorBoard's `zero_fraction`; -0 is zero).
+ * Definitions: mean and sqMean are sums over runs of RUN (64) positions in float32, added up in
+ * float64, divided by P and rounded to float32 (channel-stats-simd.ts says why); zeroFrac = #{p : a = 0} / P (TensorBoard's `zero_fraction`; -0 is zero).
  * NaN rule (numpy's max/argmax): a channel with a NaN has max = min = NaN and argmax = the first
  * NaN position; its mean and sqMean are NaN; NaN is not zero. +-Inf are ordinary values (a
  * channel holding both has mean NaN).
@@ -21,7 +21,7 @@
  * private wasm memory.
  */
 import { tfc } from './tf.js';
-import { ACC_BYTES_PER_BLOCK, statsOver, type StatsFn } from './channel-stats-simd.js';
+import { ACC_BYTES_PER_BLOCK, RUN, statsOver, type StatsFn } from './channel-stats-simd.js';
 
 export const CHANNEL_STATS = 'NeurolensChannelStats';
 /** Rows of the `stats` output. */
@@ -75,8 +75,8 @@ function readBlocks(s: SimdPass, b: number, { B, P, C }: Dims, stats: Float32Arr
   const n = B * C;
   const { f32, i32, f64 } = s;
   for (let c = 0; c < 4 * s.blocks; c++) {
-    const w = (c >> 2) * 32 + (c & 3); // 32-bit word of lane c in its block
-    const d = (c >> 2) * 16 + (c & 3); // float64 word
+    const w = (c >> 2) * (ACC_BYTES_PER_BLOCK / 4) + (c & 3); // 32-bit word of lane c in its block
+    const d = (c >> 2) * (ACC_BYTES_PER_BLOCK / 8) + (c & 3); // float64 word
     const k = b * C + c;
     stats[k] = f32[w];
     stats[n + k] = f32[w + 4];
@@ -97,6 +97,9 @@ function scalarChannels(x: Float32Array, b: number, c0: number, { B, P, C }: Dim
     let s = 0;
     let q = 0;
     let z = 0;
+    // Float32 run sums flushed into float64 every RUN positions, exactly as the SIMD loop does.
+    let rs = 0;
+    let rq = 0;
     for (let p = 0, i = b * P * C + c; p < P; p++, i += C) {
       const v = x[i];
       if (v > mx) {
@@ -104,9 +107,15 @@ function scalarChannels(x: Float32Array, b: number, c0: number, { B, P, C }: Dim
         am = p;
       }
       if (v < mn) mn = v;
-      s += v;
-      q += v * v;
+      rs = Math.fround(rs + v);
+      rq = Math.fround(rq + Math.fround(v * v));
       if (v === 0) z++;
+      if ((p + 1) % RUN === 0 || p + 1 === P) {
+        s += rs;
+        q += rq;
+        rs = 0;
+        rq = 0;
+      }
     }
     const k = b * C + c;
     stats[k] = mx;

@@ -182,27 +182,42 @@ export function activationColumns(batches: LayerBatchStats[]) {
     argmax_y: new Int32Array(n),
     argmax_x: new Int32Array(n),
   };
+  // Channel numbers of one sample, copied per sample; new typed arrays are zero-filled, so
+  // argmax_t (and argmax_y/x of a dense layer) need no writes when the extent is 1 there.
+  const channelIds = Int32Array.from({ length: C }, (_, c) => c);
   let o = 0;
   for (const b of batches) {
-    const [, H, W] = b.extent;
+    const [T, H, W] = b.extent;
+    const HW = H * W;
     cols.max.set(b.max, o);
     cols.mean.set(b.mean, o);
     cols.zero_frac.set(b.zeroFrac, o);
+    const n = b.batch * C;
     for (let i = 0; i < b.batch; i++) {
-      const id = b.sampleIds[i];
-      for (let c = 0; c < C; c++) {
-        const r = o + i * C + c;
-        cols.sample_id[r] = id;
-        cols.channel[r] = c;
-        const a = b.argmax[i * C + c];
-        const t = Math.floor(a / (H * W));
-        const rem = a - t * H * W;
-        cols.argmax_t[r] = t;
-        cols.argmax_y[r] = Math.floor(rem / W);
-        cols.argmax_x[r] = rem % W;
+      cols.sample_id.fill(b.sampleIds[i], o + i * C, o + (i + 1) * C);
+      cols.channel.set(channelIds, o + i * C);
+    }
+    const am = b.argmax;
+    const { argmax_t: at, argmax_y: ay, argmax_x: ax } = cols;
+    if (T > 1) {
+      for (let j = 0; j < n; j++) {
+        const a = am[j];
+        const t = Math.floor(a / HW);
+        const rem = a - t * HW;
+        const y = Math.floor(rem / W);
+        at[o + j] = t;
+        ay[o + j] = y;
+        ax[o + j] = rem - y * W;
+      }
+    } else if (HW > 1) {
+      for (let j = 0; j < n; j++) {
+        const a = am[j];
+        const y = Math.floor(a / W);
+        ay[o + j] = y;
+        ax[o + j] = a - y * W;
       }
     }
-    o += b.batch * C;
+    o += n;
   }
   return cols;
 }

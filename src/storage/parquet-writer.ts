@@ -133,6 +133,8 @@ export function toArrowTable(columns: Columns): arrow.Table {
 export interface EncodeOptions {
   /** Key-value metadata stored in the Parquet footer. */
   metadata?: Record<string, string>;
+  /** Columns with min/max statistics (default: all columns). */
+  statistics?: readonly string[];
 }
 
 /** Encodes columns as Parquet bytes (ZSTD). */
@@ -145,6 +147,10 @@ export function encodeParquet(columns: Columns, opts: EncodeOptions = {}): Uint8
   // Strings (uri, reason, method ...) repeat, so they keep it.
   let builder = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD).setDictionaryEnabled(false);
   for (const [name, col] of Object.entries(columns)) if (Array.isArray(col)) builder = builder.setColumnDictionaryEnabled(name, true);
+  if (opts.statistics) {
+    builder = builder.setStatisticsEnabled(pw.EnabledStatistics.None);
+    for (const name of opts.statistics) builder = builder.setColumnStatisticsEnabled(name, pw.EnabledStatistics.Chunk);
+  }
   if (opts.metadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(opts.metadata)));
   return pw.writeParquet(wasmTable, builder.build());
 }

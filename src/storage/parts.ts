@@ -97,7 +97,7 @@ export async function writeTablePart(
 ): Promise<PartRecord> {
   const checked = checkColumns(table, columns);
   const loc = partPath(store, table, partition, typeof file === 'number' ? shardFileName(file) : file);
-  const written = await writeParquetAtomic(loc.abs, checked, { metadata: { 'neurolens.table': table } });
+  const written = await writeParquetAtomic(loc.abs, checked, { metadata: { 'neurolens.table': table }, statistics: TABLES[table].statistics });
   const record: PartRecord = { table, path: loc.rel, rows: written.rows, bytes: written.bytes };
   for (const col of Object.values(checked)) {
     if (!Array.isArray(col) && !ArrayBuffer.isView(col) && col.kind === 'float32_list') record.dim = col.dim;
