@@ -21,6 +21,8 @@ export interface Bench {
   batch: number;
   limit: number;
   layers: number;
+  /** The spec's shard_size in the bench (default: the spec default, 1024). */
+  shardSize?: number;
 }
 
 async function exists(p: string): Promise<boolean> {
