@@ -6,7 +6,6 @@ import { NeurolensError, errorMessage } from '../errors.js';
 import type { ColumnarResult, Store } from '../storage/store.js';
 
 export async function runSql(store: Store, sql: string): Promise<ColumnarResult> {
-  await store.sync();
   return store.withConnection(async (c) => {
     try {
       const stmts = await c.extractStatements(sql);

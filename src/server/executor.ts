@@ -61,8 +61,6 @@ export class QueryExecutor {
       new NeurolensError('BAD_QUERY', `query cancelled: it ran past the time limit of ${timeoutMs} ms (serve --query-timeout)`);
     if (!(await this.acquire(deadline))) throw timedOut();
     try {
-      // The views list the committed parts: bring them up to the commits made so far.
-      await this.store.sync();
       return await this.store.withConnection(async (c) => {
         let expired = false;
         let repeat: NodeJS.Timeout | undefined;

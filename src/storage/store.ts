@@ -102,7 +102,7 @@ export class Store {
     const inv = await inspectStore(this.dir);
     if (!this.readOnly) await writeCatalog(this.dir, inv);
     const sql = renderCatalog(inv, `${this.dir}/`, 'listed');
-    await this.withConnection(async (c) => {
+    await this.connection(async (c) => {
       await c.run('BEGIN TRANSACTION');
       try {
         const stmts = await c.extractStatements(sql);
@@ -124,8 +124,17 @@ export class Store {
     this.stamp = stamp;
   }
 
-  /** Runs `fn` on a fresh connection (views are shared by all connections of the instance). */
+  /**
+   * Runs `fn` on a fresh connection (views are shared by all connections of the instance). With
+   * followCommits the views are first brought up to the commits made so far (sync), so every
+   * reader, whichever way it queries, sees each shard committed before it asked.
+   */
   async withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    await this.sync();
+    return this.connection(fn);
+  }
+
+  private async connection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     const c = await this.instance.connect();
     try {
       return await fn(c);
@@ -134,12 +143,8 @@ export class Store {
     }
   }
 
-  /**
-   * With followCommits: refreshes the views if the commits changed since they were made, so a
-   * query run next sees every shard committed before this call. query()/queryJson()/
-   * queryColumns() call it; callers of withConnection() that read per-shard tables call it first.
-   */
-  async sync(): Promise<void> {
+  /** Refreshes the views if the commits changed since they were made (with followCommits). */
+  private async sync(): Promise<void> {
     if (!this.followCommits) return;
     // refresh() joins a refresh already under way, which may have taken its stamp before the
     // commit this query saw: check again after it (bounded: commits may keep coming).
@@ -151,7 +156,6 @@ export class Store {
   }
 
   private async read(sql: string, params?: QueryParams) {
-    await this.sync();
     return this.withConnection(async (c) => {
       try {
         return await c.runAndReadAll(sql, params);
