@@ -8,7 +8,8 @@
  *   stats  float32 [5, B, C]: max, min, mean, sqMean (mean of squares), zeroFrac;
  *   argmax int32 [B, C]: the FIRST position p holding the max.
  * Definitions: mean and sqMean are sums over runs of RUN (64) positions in float32, added up in
- * float64, divided by P and rounded to float32 (channel-stats-simd.ts says why); zeroFrac = #{p : a = 0} / P (TensorBoard's `zero_fraction`; -0 is zero).
+ * float64, divided by P and rounded to float32 (channel-stats-simd.ts says why);
+ * zeroFrac = #{p : a = 0} / P (TensorBoard's `zero_fraction`; -0 is zero).
  * NaN rule (numpy's max/argmax): a channel with a NaN has max = min = NaN and argmax = the first
  * NaN position; its mean and sqMean are NaN; NaN is not zero. +-Inf are ordinary values (a
  * channel holding both has mean NaN).

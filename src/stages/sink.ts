@@ -192,7 +192,7 @@ export function activationColumns(batches: LayerBatchStats[]) {
     cols.max.set(b.max, o);
     cols.mean.set(b.mean, o);
     cols.zero_frac.set(b.zeroFrac, o);
-    const n = b.batch * C;
+    const rows = b.batch * C;
     for (let i = 0; i < b.batch; i++) {
       cols.sample_id.fill(b.sampleIds[i], o + i * C, o + (i + 1) * C);
       cols.channel.set(channelIds, o + i * C);
@@ -200,7 +200,7 @@ export function activationColumns(batches: LayerBatchStats[]) {
     const am = b.argmax;
     const { argmax_t: at, argmax_y: ay, argmax_x: ax } = cols;
     if (T > 1) {
-      for (let j = 0; j < n; j++) {
+      for (let j = 0; j < rows; j++) {
         const a = am[j];
         const t = Math.floor(a / HW);
         const rem = a - t * HW;
@@ -210,14 +210,14 @@ export function activationColumns(batches: LayerBatchStats[]) {
         ax[o + j] = rem - y * W;
       }
     } else if (HW > 1) {
-      for (let j = 0; j < n; j++) {
+      for (let j = 0; j < rows; j++) {
         const a = am[j];
         const y = Math.floor(a / W);
         ay[o + j] = y;
         ax[o + j] = a - y * W;
       }
     }
-    o += n;
+    o += rows;
   }
   return cols;
 }
