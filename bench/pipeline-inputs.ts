@@ -21,8 +21,8 @@ export interface Bench {
   batch: number;
   limit: number;
   layers: number;
-  /** The spec's shard_size in the bench (default: the spec default, 1024). */
-  shardSize?: number;
+  /** The spec's shard_size in the bench. */
+  shardSize: number;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -53,7 +53,7 @@ export async function demoCnnBench(root: string, limit: number, batch: number): 
     codes: ['dense1'],
     batch_size: batch,
   };
-  return { name: 'demo CNN', ckptRoot, spec, inputShape: [28, 28, 1], batch, limit: Math.min(limit, 10000), layers: 4 };
+  return { name: 'demo CNN', ckptRoot, spec, inputShape: [28, 28, 1], batch, limit: Math.min(limit, 10000), layers: 4, shardSize: 1024 };
 }
 
 /** ~`n` 224x224 JPEGs of smooth colour fields plus noise, in two class folders. */
@@ -102,5 +102,7 @@ export async function mobilenetBench(root: string, limit: number, batch: number)
     layers: convs,
     batch_size: batch,
   };
-  return { name: 'MobileNetV2', ckptRoot, spec, inputShape: [224, 224, 3], batch, limit, layers: convs.length };
+  // Shards of 256: one shard would be written whole after the last batch (a tail a real dataset
+  // of many shards does not have); much smaller shards multiply the top-k partials and files.
+  return { name: 'MobileNetV2', ckptRoot, spec, inputShape: [224, 224, 3], batch, limit, layers: convs.length, shardSize: 256 };
 }

@@ -23,14 +23,10 @@
  * NeurolensChannelStats kernel replaced (NEUROLENS_FUSED_STATS=0 in the workers): before/after.
  *
  * Options: --quick, --ops, --backend wasm|cpu (wasm), --workers N (cores), --reps N (2; quick 1),
- * --cnn-limit N (10000; quick 2048), --cnn-batch N (128), --mobilenet-limit N (192; quick 64),
+ * --cnn-limit N (10000; quick 2048), --cnn-batch N (128), --mobilenet-limit N (768; quick 64),
  * --mobilenet-batch N (16), --ingest-rows N (1000000; quick 200000), --only cnn,mobilenet,ingest,
  * --shard-size N (the spec's shard_size for both models; default 1024 for the demo CNN, 256 for
- * MobileNetV2), --dir DIR.
- * MobileNetV2 runs 768 images in 3 shards of 256 by default: with one shard (the old 192-image
- * default) the shard's Parquet parts are all written after its last batch, a tail that a real
- * dataset of many shards does not have; shards much smaller than 256 multiply the per-shard
- * top-k partials (k rows per channel per shard) and files.
+ * MobileNetV2, whose 768 images are then 3 shards: see pipeline-inputs.ts), --dir DIR.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +110,9 @@ async function computeRates(b: Bench, threads: number, modes: ComputeMode[]): Pr
   return Object.fromEntries(modes.map((m) => [m, images[m] / time[m]])) as Record<ComputeMode, number>;
 }
 
+/** --shard-size, else the bench's own. */
+const shardSizeOf = (b: Bench): number => (opt['shard-size'] ? Number(opt['shard-size']) : b.shardSize);
+
 interface PipelineRate {
   cold: number;
   warm: number;
@@ -130,8 +129,7 @@ async function pipeline(b: Bench, threads: number, tensorOps = false): Promise<P
   const dir = path.join(root, `run-${b.spec.name as string}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const shardSize = opt['shard-size'] ? Number(opt['shard-size']) : b.shardSize;
-  const raw = shardSize ? { ...b.spec, shard_size: shardSize } : b.spec;
+  const raw = { ...b.spec, shard_size: shardSizeOf(b) };
   const loaded: LoadedSpec = { spec: PipelineSpecSchema.parse(raw), file: path.join(dir, 'spec.yaml'), baseDir: dir };
   const s = await runPipeline(loaded, { backend, workers: threads, limit: b.limit, resume: false, store: path.join(dir, 'store'), progress: 'silent' });
   if (s.status !== 'succeeded' || s.checkpoints.length !== 2) throw new Error(`pipeline ${b.name}: ${s.status}, ${s.checkpoints.length} checkpoints`);
@@ -178,12 +176,11 @@ console.log(`backend ${info.name}${info.simd ? ' (simd)' : ''}, ${workers} infer
 
 const benches: Bench[] = [];
 if (only.has('cnn')) benches.push(await demoCnnBench(root, num(opt['cnn-limit'], 10000, 2048), Number(opt['cnn-batch'])));
-if (only.has('mobilenet')) benches.push({ ...(await mobilenetBench(root, num(opt['mobilenet-limit'], 768, 64), Number(opt['mobilenet-batch']))), shardSize: 256 });
+if (only.has('mobilenet')) benches.push(await mobilenetBench(root, num(opt['mobilenet-limit'], 768, 64), Number(opt['mobilenet-batch'])));
 
 for (const b of benches) {
   const target = b.name === 'MobileNetV2' ? 0.85 : 0.6;
-  const shards = opt['shard-size'] ?? b.shardSize ?? 1024;
-  console.log(`\n${b.name}: ${b.limit} images, batch ${b.batch}, shard_size ${shards}, ${b.layers} tapped layer pattern(s)`);
+  console.log(`\n${b.name}: ${b.limit} images, batch ${b.batch}, shard_size ${shardSizeOf(b)}, ${b.layers} tapped layer pattern(s)`);
   const bare: number[] = [];
   const pipe: PipelineRate[] = [];
   const ops: PipelineRate[] = [];

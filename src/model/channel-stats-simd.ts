@@ -2,8 +2,8 @@
  * The inner loop of the NeurolensChannelStats kernel (channel-stats-kernel.ts) as a tiny
  * WebAssembly SIMD function, assembled here from opcodes (no toolchain, ~600 bytes), because a
  * JavaScript loop cannot vectorise. Measured on MobileNetV2-sized activations: plain JS 3-6 ns
- * per value, this loop 0.4-0.65 ns (0.5-0.9 before the float32 runs below), the eight tensor ops it replaces
- * ~7 ns; with all 52 conv layers of MobileNetV2 tapped, the infer stage went from 0.52x to 0.99x
+ * per value, this loop 0.35-0.69 ns (0.49-1.10 before the float32 runs below; bench/channel-stats.ts),
+ * the eight tensor ops it replaces ~7 ns; with all 52 conv layers of MobileNetV2 tapped, the infer stage went from 0.52x to 0.99x
  * the images/s of a bare model.predict (bench/pipeline.ts --ops).
  *
  *   stats(x, P, blocks, rowBytes, acc)
@@ -28,7 +28,7 @@
  * Positions per tile. Small tiles keep the access pattern close to row-major streaming (a tile
  * of T rows is T concurrent streams for the prefetcher); measured on [16, P, C] = [12544, 96],
  * [3136, 144], [784, 192], [196, 576] and [49, 960] with float32 runs (bench 2026-11-28 third
- * session): T = 2 0.36-0.65 ns per value, T = 1 0.47-0.80, T = 4 0.39-0.93, T = 8 up to 1.57.
+ * session): T = 2 0.36-0.69 ns per value, T = 1 0.47-0.80, T = 4 0.39-1.05, T = 8 up to 1.57.
  */
 const TILE = 2;
 /** Bytes of accumulators per block of 4 channels. */
