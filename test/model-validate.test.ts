@@ -38,14 +38,17 @@ describe('validateModelInput', () => {
     expect(message(() => validateModelInput(g, pre(224, 224, 3)))).toContain('model expects [null,8,8,1], the spec gives 224x224x3');
   });
 
-  it('unknown dims accept any size; clip models check the last three dims', () => {
+  it('unknown dims accept any size; clip models check frames and the last three dims', () => {
     const input = tf.input({ shape: [null, null, 3] });
     const open = tf.model({ inputs: input, outputs: tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as ReturnType<typeof tf.input> });
     expect(() => validateModelInput({ kind: 'layers', model: open }, pre(224, 320, 3))).not.toThrow();
     expect(message(() => validateModelInput({ kind: 'layers', model: open }, pre(224, 320, 1)))).toContain('[null,null,null,3]');
     const clip = { kind: 'layers' as const, model: F.clipNet() };
-    expect(() => validateModelInput(clip, pre(2, 2, 1))).not.toThrow();
-    expect(message(() => validateModelInput(clip, pre(4, 4, 1)))).toContain('model expects [null,2,2,2,1]');
+    expect(() => validateModelInput(clip, [2, 2, 2, 1])).not.toThrow();
+    expect(message(() => validateModelInput(clip, [2, 4, 4, 1]))).toContain('model expects [null,2,2,2,1], the spec gives 2x4x4x1 (video source frames');
+    expect(message(() => validateModelInput(clip, [3, 2, 2, 1]))).toContain('the spec gives 3x2x2x1');
+    // Images fed to a clip model: the ranks differ.
+    expect(message(() => validateModelInput(clip, pre(2, 2, 1)))).toContain('the input must be [B,H,W,C] for images');
   });
 
   it('refuses models with several inputs or a non-image input', () => {

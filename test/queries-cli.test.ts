@@ -80,7 +80,7 @@ describe('neurolens query', () => {
     expect(bad).toBeInstanceOf(NeurolensError);
     expect(bad.code).toBe('BAD_QUERY');
     expect(bad.message).toMatch(/missing required parameter layer.*parameter k must be an INTEGER/);
-    await expect(cli(['query', 'top_k', '--store', fx.store])).rejects.toThrow(/unknown query 'top_k': did you mean top_k_activators/);
+    await expect(cli(['query', 'top_k', '--store', fx.store])).rejects.toThrow(/unknown query 'top_k': did you mean top_k_videos, top_k_activators/);
     await expect(cli(['query', 'layer_summary', '--store', path.join(tmp, 'nope')])).rejects.toThrow(/does not exist/);
     await expect(cli(['query', 'layer_summary', '-p', 'step'])).rejects.toBeInstanceOf(CommanderError);
     await expect(cli(['query', 'layer_summary', '-p', 'step=1', '-p', 'step=2'])).rejects.toThrow(/given twice/);
@@ -95,7 +95,7 @@ describe('neurolens queries', () => {
     expect(text).toMatch(/--param layer VARCHAR \(required\): layer name, as in the pipeline spec/);
     expect(text).toMatch(/--param k INTEGER \(default 9\)/);
     const json = JSON.parse((await cli(['queries', '--json'])).text) as { name: string; params: { name: string }[]; sql?: string }[];
-    expect(json.length).toBe(11);
+    expect(json.length).toBe(12);
     expect(json.find((q) => q.name === 'neuron_profile')!.params.map((p) => p.name)).toEqual(['layer', 'channel', 'k', 'dataset', 'model']);
     expect(json.every((q) => q.sql === undefined)).toBe(true);
   });

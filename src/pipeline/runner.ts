@@ -17,6 +17,7 @@ import { validateModelInput } from '../model/validate.js';
 import { openSource } from '../sources/open.js';
 import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
+import { withNulls } from '../storage/parquet-writer.js';
 import { finalizeStep } from '../stages/finalize.js';
 import { planShards, selectShards } from '../stages/source.js';
 import type { SinkRequest, SinkResponse } from '../stages/sink.js';
@@ -24,7 +25,7 @@ import { StepPartials } from '../stages/step-partials.js';
 import { embedProgressPrinter, runEmbedSection } from '../embed/run-section.js';
 import { createPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
-import type { LoadedSpec, PipelineSpec } from './spec.js';
+import { extraFrames, sampleShape, type LoadedSpec, type PipelineSpec } from './spec.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { streamCheckpoint, type CheckpointTotals } from './stream.js';
 
@@ -95,9 +96,9 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
   for (const [i, ck] of checkpoints.entries()) {
     const loaded = await loadModelDir(ck.dir);
     try {
-      validateModelInput(loaded, spec.model.input);
+      validateModelInput(loaded, sampleShape(spec));
       if (i === 0) {
-        const inputShape = [spec.model.input.height, spec.model.input.width, spec.model.input.channels];
+        const inputShape = sampleShape(spec);
         const resolved = resolveLayers(loaded.model, spec.layers, { inputShape });
         codes = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }).map((l) => l.name) : [];
         // Codes are the mean-pooled statistics of a tapped layer, so code layers are tapped too.
@@ -121,7 +122,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   const t0 = performance.now();
   const storeDir = path.resolve(opts.store ?? path.resolve(baseDir, spec.store));
   const backend = await setupBackend(opts.backend ?? 'auto');
-  const source = await openSource(spec.dataset.source, baseDir, { classes: spec.dataset.classes });
+  const source = await openSource(spec.dataset.source, baseDir, { classes: spec.dataset.classes, extraFrames: extraFrames(spec) });
   const size = Math.min(source.size, opts.limit ?? Infinity);
   const checkpoints = await listCheckpoints(opts.checkpoints ?? spec.model.checkpoints, baseDir);
   const { layers, codes } = await preflight(spec, checkpoints);
@@ -265,6 +266,14 @@ async function writeSamples(store: string, dataset: string, source: Source, size
     uri: refs.map((r) => r.uri),
     label: Int32Array.from(refs, (r) => r.label),
     split: refs.map((r) => r.split || null),
+    // Clips: where each lies in its video (null for images and unreadable videos).
+    ...(source.kind === 'video'
+      ? {
+          video_start: withNulls(Int32Array.from(refs, (r) => r.clip?.start ?? -1), Uint8Array.from(refs, (r) => (r.clip && r.clip.start >= 0 ? 1 : 0))),
+          video_frames: Int32Array.from(refs, (r) => r.clip?.frames ?? 0),
+          video_stride: Int32Array.from(refs, (r) => r.clip?.stride ?? 0),
+        }
+      : {}),
   });
 }
 

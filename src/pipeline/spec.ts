@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { SourceSpecSchema } from '../sources/spec.js';
 import { EmbedSectionSchema } from '../embed/section.js';
+import { motionChannels } from '../video/clip-layout.js';
 
 /** Partition values end up in paths and SQL: keep them to a safe alphabet. */
 const SafeName = z
@@ -22,6 +23,13 @@ export const PreprocessSchema = z
     mean: z.array(z.number()).min(1).default([0]),
     std: z.array(z.number().positive()).min(1).default([1]),
     fit: z.enum(['stretch', 'cover']).default('stretch'),
+    /**
+     * Clips only: motion channels after the appearance ones (src/video/clip-layout.ts): optical
+     * flow (u, v), a luma frame difference, or none.
+     */
+    motion: z.enum(['none', 'flow', 'diff']).default('none'),
+    /** Multiplies the motion channels (flow in pixels per frame, difference on 0..1). */
+    motion_scale: z.number().positive().default(1),
   })
   .strict();
 
@@ -103,7 +111,26 @@ export function parseSpec(text: string, file: string): PipelineSpec {
       throw new NeurolensError('BAD_SPEC', `${file}: field 'model.input.${key}': has ${v.length} values, expected 1 or ${c} (channels)`);
     }
   }
+  if (spec.model.input.motion !== 'none' && spec.dataset.source.kind !== 'video') {
+    throw new NeurolensError('BAD_SPEC', `${file}: field 'model.input.motion': '${spec.model.input.motion}' needs a video source (dataset.source.kind: video), the source is '${spec.dataset.source.kind}'`);
+  }
   return spec;
+}
+
+/**
+ * Shape of one sample as the model takes it: [H, W, C] for images, [T, H, W, A + M] for clips
+ * (T frames from the video source, motion channels after the appearance ones).
+ */
+export function sampleShape(spec: PipelineSpec): number[] {
+  const i = spec.model.input;
+  const src = spec.dataset.source;
+  if (src.kind !== 'video') return [i.height, i.width, i.channels];
+  return [src.frames, i.height, i.width, i.channels + motionChannels(i.motion)];
+}
+
+/** Frames a clip reads after its last input frame (the motion of frame t uses frame t + 1). */
+export function extraFrames(spec: PipelineSpec): number {
+  return spec.model.input.motion === 'none' ? 0 : 1;
 }
 
 export async function loadSpec(file: string): Promise<LoadedSpec> {

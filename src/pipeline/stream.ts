@@ -17,7 +17,7 @@ import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from 
 import type { Progress, StageCounter } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { Semaphore } from './semaphore.js';
-import type { PipelineSpec } from './spec.js';
+import { sampleShape, type PipelineSpec } from './spec.js';
 
 export interface StreamArgs {
   source: Source;
@@ -108,7 +108,7 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
         backend: a.backend,
         layers: a.layers,
         predictions: a.spec.predictions,
-        inputShape: [pre.height, pre.width, pre.channels],
+        inputShape: sampleShape(a.spec) as InferRequest['inputShape'],
         sampleIds: batch.sampleIds,
         data: batch.data,
       });

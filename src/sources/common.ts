@@ -10,6 +10,11 @@ export interface OpenOptions {
    * order), and integer labels must be below its length.
    */
   classes?: string[];
+  /**
+   * Video clips: frames a clip needs after its last input frame (1 when the model takes motion
+   * channels: the motion of frame t uses frame t + 1), so clip starts leave room for them.
+   */
+  extraFrames?: number;
 }
 
 /** Throws NOT_FOUND unless 0 <= start <= end <= size. */

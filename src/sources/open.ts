@@ -2,6 +2,7 @@
 import { FolderSource } from './folder.js';
 import { IdxSource } from './idx-source.js';
 import { ManifestSource } from './manifest.js';
+import { VideoSource } from './video.js';
 import type { SourceSpec } from './spec.js';
 import type { Source } from './types.js';
 import type { OpenOptions } from './common.js';
@@ -18,5 +19,7 @@ export async function openSource(spec: SourceSpec, baseDir: string, opts: OpenOp
       return FolderSource.create(spec, baseDir, opts);
     case 'manifest':
       return ManifestSource.create(spec, baseDir, opts);
+    case 'video':
+      return VideoSource.create(spec, baseDir, opts);
   }
 }

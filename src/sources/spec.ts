@@ -38,13 +38,41 @@ export const ManifestSourceSpecSchema = z
   })
   .strict();
 
+/**
+ * Video files, cut into clips. The files come from `root` (class sub-directories, the
+ * ImageFolder layout) or from a `manifest` (uri,label[,split]; relative uris resolve against
+ * `root` when given, else the manifest's directory). Each video gives `clips_per_video` clips of
+ * `frames` frames taken every `stride` frames (after resampling to `fps` when given), their starts
+ * spread uniformly over the video's length (one clip: centred). sample_id = video index *
+ * clips_per_video + clip index, so ids do not depend on video lengths or on which files fail.
+ */
+export const VideoSourceSpecSchema = z
+  .object({
+    kind: z.literal('video'),
+    root: NonEmpty.optional(),
+    manifest: NonEmpty.optional(),
+    split: z.string().optional(),
+    /** File extensions to take from `root` (case-insensitive); default: common video containers. */
+    extensions: z.array(NonEmpty).min(1).optional(),
+    /** Frames per clip (T): the model's time axis. */
+    frames: z.number().int().positive().max(1024),
+    /** Take every `stride`-th frame (of the source, or of the `fps`-resampled stream). */
+    stride: z.number().int().positive().default(1),
+    /** Resample the video to this frame rate first (ffmpeg's fps filter); default: native rate. */
+    fps: z.number().positive().max(1000).optional(),
+    clips_per_video: z.number().int().positive().max(10000).default(1),
+  })
+  .strict();
+
 export const SourceSpecSchema = z.discriminatedUnion('kind', [
   IdxSourceSpecSchema,
   FolderSourceSpecSchema,
   ManifestSourceSpecSchema,
+  VideoSourceSpecSchema,
 ]);
 
 export type IdxSourceSpec = z.infer<typeof IdxSourceSpecSchema>;
 export type FolderSourceSpec = z.infer<typeof FolderSourceSpecSchema>;
 export type ManifestSourceSpec = z.infer<typeof ManifestSourceSpecSchema>;
+export type VideoSourceSpec = z.infer<typeof VideoSourceSpecSchema>;
 export type SourceSpec = z.infer<typeof SourceSpecSchema>;

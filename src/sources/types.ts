@@ -1,3 +1,4 @@
+import type { MotionKind } from '../video/clip-layout.js';
 /** One sample's metadata, as enumerated by a source (pixels are read by the decode stage). */
 export interface SampleRef {
   /** Stable within a dataset: IDX/manifest order, sorted path order for folders. */
@@ -8,6 +9,16 @@ export interface SampleRef {
   label: number;
   /** 'train' | 'test' | ... or '' when unknown. */
   split: string;
+  /** Video clips: where the clip lies in its video (absent for images). */
+  clip?: ClipRef;
+}
+
+/** A clip's place in its video: frames start, start + stride, ... (T of them). */
+export interface ClipRef {
+  /** First frame, counted in the sampled stream (the source, or its `fps` resampling); -1 when the video could not be read. */
+  start: number;
+  frames: number;
+  stride: number;
 }
 
 /** Preprocessing the model expects, from the pipeline spec. */
@@ -21,6 +32,9 @@ export interface Preprocess {
   std: number[];
   /** How to fit non-matching sizes: 'stretch' (resize to exactly HxW) or 'cover' (crop centre). */
   fit: 'stretch' | 'cover';
+  /** Clips: motion channels after the appearance ones (src/video/clip-layout.ts). */
+  motion?: MotionKind;
+  motion_scale?: number;
 }
 
 /** A decoded batch ready for inference: NHWC float32, transferred between threads. */
@@ -57,11 +71,29 @@ export type DecodeTask =
       kind: 'files';
       sampleIds: Int32Array;
       uris: string[];
-    };
+    }
+  | ClipDecodeTask;
+
+/** Clips of videos: one ffmpeg decode per video in the task (src/video/decode-clips.ts). */
+export interface ClipDecodeTask {
+  kind: 'clips';
+  sampleIds: Int32Array;
+  /** Video file of each sample (clips of one video are adjacent). */
+  uris: string[];
+  /** First frame of each clip in the sampled stream; -1 when `failures` holds the reason. */
+  starts: Int32Array;
+  /** Why a clip cannot be decoded, known before decoding (unreadable or too short video), or null. */
+  failures: (string | null)[];
+  /** Input frames per clip (T). */
+  frames: number;
+  stride: number;
+  /** Resample to this rate first, or null for the native rate. */
+  fps: number | null;
+}
 
 /** A dataset as a sequence of samples with stable ids 0..size-1. */
 export interface Source {
-  readonly kind: 'idx' | 'folder' | 'manifest';
+  readonly kind: 'idx' | 'folder' | 'manifest' | 'video';
   /** Number of samples. */
   readonly size: number;
   /** Class names when known (folder sub-directory names, spec `classes`). */

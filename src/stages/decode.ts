@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type ResizeOptions, type Sharp } from 'sharp';
 import { NeurolensError, errorMessage } from '../errors.js';
+import { decodeClips } from '../video/decode-clips.js';
 import type { DecodeTask, DecodedBatch, Preprocess, SampleError, Source } from '../sources/types.js';
 
 /** Decoded pixels, 1 (grey) or 3 (RGB) interleaved channels, 8 or 16 bits. */
@@ -136,6 +137,7 @@ function normalise(r: Raster, pre: Preprocess, out: Float32Array, offset: number
 
 /** Decodes one task into a batch; the arrays are fresh (their buffers can be transferred). */
 export async function decodeBatch(task: DecodeTask, pre: Preprocess): Promise<DecodedBatch> {
+  if (task.kind === 'clips') return decodeClips(task, pre);
   const n = task.sampleIds.length;
   if (task.uris.length !== n) {
     throw new NeurolensError('INTERNAL', `decode task has ${n} sample ids but ${task.uris.length} uris`);

@@ -20,10 +20,10 @@ export interface InferRequest {
   /** Resolved layer names to tap (reduced to [B, C] statistics on the backend). */
   layers: string[];
   predictions: boolean;
-  /** [H, W, C] of one sample. */
-  inputShape: [number, number, number];
+  /** [H, W, C] of one image or [T, H, W, C] of one clip. */
+  inputShape: number[];
   sampleIds: Int32Array;
-  /** NHWC float32, length B*H*W*C. */
+  /** NHWC (or NTHWC) float32 of B samples. */
   data: Float32Array;
 }
 
