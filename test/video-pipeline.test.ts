@@ -127,7 +127,7 @@ beforeAll(async () => {
     expect(frames.length).toBe(good.frames);
     for (const [j, s] of starts(frames.length).entries()) {
       const x = tf.tensor(clipTensor(frames, s), [1, T, SIZE, SIZE, 5]);
-      const outs = taps.predict(x) as tf.Tensor[];
+      const outs = taps.predict(x) as ReturnType<typeof tf.tensor>[];
       outs.forEach((o, k) => expected.get(LAYERS[k])!.set(v * CLIPS + j, reduce(o.dataSync() as Float32Array, o.shape.slice(1) as number[])));
       tf.dispose([x, ...outs]);
     }
