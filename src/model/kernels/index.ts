@@ -23,6 +23,11 @@ import { sharingCastConfig, sharingIdentityConfig } from './identity.js';
 import { leadingAxesSumConfig } from './sum.js';
 import { channelBiasAddConfig } from './bias_add.js';
 import { fftConfigs } from './fft.js';
+import { conv3dConfig } from './conv3d.js';
+import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter.js';
+import { conv3dBackpropInputConfig } from './conv3d_backprop_input.js';
+import { maxPool3dGradConfig } from './max_pool3d_grad.js';
+import { maxPool3dConfig } from './max_pool3d.js';
 
 /** Kernels wasm does not have: added only where missing (a later wasm release keeps its own). */
 const MISSING: tfc.KernelConfig[] = [
@@ -75,4 +80,11 @@ export function registerWasmGradientKernels(): void {
   replace(tfc.Cast, (native) => (native ? sharingCastConfig(native) : undefined));
   replace(tfc.Sum, (native) => (native ? leadingAxesSumConfig(native) : undefined));
   replace(tfc.Add, (native) => (native ? channelBiasAddConfig(native) : undefined));
+  // Video (3-D) training: the convolutions as XNNPACK Conv2D over folded frames (conv3d_frames.ts),
+  // MaxPool3D / MaxPool3DGrad with cpu's semantics (wasm's start each window at +1.18e-38).
+  replace(tfc.Conv3D, (native) => (native ? conv3dConfig(native) : undefined));
+  replace(tfc.Conv3DBackpropFilterV2, (native) => (native ? conv3dBackpropFilterConfig(native) : undefined));
+  replace(tfc.Conv3DBackpropInputV2, (native) => (native ? conv3dBackpropInputConfig(native) : undefined));
+  replace(tfc.MaxPool3D, () => maxPool3dConfig);
+  replace(tfc.MaxPool3DGrad, () => maxPool3dGradConfig);
 }
