@@ -9,6 +9,7 @@ import { registerRun } from './run.js';
 import { registerFinalize } from './finalize.js';
 import { registerLayers } from './layers.js';
 import { registerTrainDemo } from './train-demo.js';
+import { registerTrainVideoDemo } from './train-video-demo.js';
 import { registerDemo } from './demo.js';
 import { registerQuery } from './query.js';
 import { registerMosaic } from './mosaic.js';
@@ -16,6 +17,7 @@ import { registerServe } from './serve.js';
 import { registerRender } from './render.js';
 import { registerEmbed } from './embed.js';
 import { registerOcclusionMap } from './occlusion-map.js';
+import { registerMakeActions } from './make-actions.js';
 
 const program = new Command();
 program
@@ -27,6 +29,7 @@ program
 
 registerDemo(program);
 registerTrainDemo(program);
+registerTrainVideoDemo(program);
 registerRun(program);
 registerFinalize(program);
 registerLayers(program);
@@ -35,6 +38,7 @@ registerMosaic(program);
 registerServe(program);
 registerEmbed(program);
 registerOcclusionMap(program);
+registerMakeActions(program);
 registerRender(program);
 registerDoctor(program);
 

@@ -21,6 +21,8 @@ export class TrainProgress {
   constructor(
     private readonly mode: TrainProgressMode,
     private readonly intervalMs = mode === 'lines' ? 10_000 : mode === 'json' ? 2_000 : 200,
+    /** What is trained on what, for the first line. */
+    private readonly what = { model: 'demo CNN', samples: 'Fashion-MNIST images', unit: 'img/s' },
   ) {}
 
   readonly onEvent = (e: TrainEvent): void => {
@@ -31,11 +33,11 @@ export class TrainProgress {
     }
     if (e.type === 'start') {
       process.stderr.write(
-        `training demo CNN on ${e.trainSamples} Fashion-MNIST images (${e.backend}): ${e.totalSteps} steps, ${e.stepsPerEpoch}/epoch, checkpoint every ${e.checkpointEvery}\n`,
+        `training ${this.what.model} on ${e.trainSamples} ${this.what.samples} (${e.backend}): ${e.totalSteps} steps, ${e.stepsPerEpoch}/epoch, checkpoint every ${e.checkpointEvery}\n`,
       );
       if (this.mode === 'bar') {
         this.bar = new cliProgress.SingleBar(
-          { format: 'step {value}/{total} |{bar}| loss {loss} {ips} img/s ETA {eta_h}', hideCursor: true, stream: process.stderr },
+          { format: `step {value}/{total} |{bar}| loss {loss} {ips} ${this.what.unit} ETA {eta_h}`, hideCursor: true, stream: process.stderr },
           cliProgress.Presets.shades_classic,
         );
         this.bar.start(e.totalSteps, 0, { loss: '-', ips: '-', eta_h: '?' });
@@ -56,7 +58,7 @@ export class TrainProgress {
       this.bar.update(e.step, payload);
       if (this.due()) this.bar.render();
     } else if (this.due() || e.step === e.totalSteps) {
-      process.stderr.write(`step ${e.step}/${e.totalSteps} epoch ${e.epoch.toFixed(2)} loss ${payload.loss} ${payload.ips} img/s ETA ${payload.eta_h}\n`);
+      process.stderr.write(`step ${e.step}/${e.totalSteps} epoch ${e.epoch.toFixed(2)} loss ${payload.loss} ${payload.ips} ${this.what.unit} ETA ${payload.eta_h}\n`);
     }
   };
 
@@ -68,14 +70,15 @@ export class TrainProgress {
   }
 
   finish(s: TrainSummary): void {
+    this.done(s, `done: ${s.checkpoints.length} checkpoints in ${s.out}, final test accuracy ${s.finalTestAccuracy.toFixed(4)}, ${s.seconds.toFixed(0)} s (${s.trainImagesPerSec.toFixed(0)} img/s training)`);
+  }
+
+  /** Ends the display: `summary` as NDJSON with --json, else `text` on stderr. */
+  done(summary: object, text: string): void {
     this.bar?.stop();
     this.bar = null;
-    if (this.mode === 'json') process.stdout.write(JSON.stringify({ type: 'summary', ...s }) + '\n');
-    else if (this.mode !== 'silent') {
-      process.stderr.write(
-        `done: ${s.checkpoints.length} checkpoints in ${s.out}, final test accuracy ${s.finalTestAccuracy.toFixed(4)}, ${s.seconds.toFixed(0)} s (${s.trainImagesPerSec.toFixed(0)} img/s training)\n`,
-      );
-    }
+    if (this.mode === 'json') process.stdout.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
+    else if (this.mode !== 'silent') process.stderr.write(text + '\n');
   }
 
   /** Stops the bar without a summary (on errors). */
