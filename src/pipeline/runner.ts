@@ -18,6 +18,7 @@ import { openSource } from '../sources/open.js';
 import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
 import { withNulls } from '../storage/parquet-writer.js';
+import { motionChannels } from '../video/clip-layout.js';
 import { finalizeStep } from '../stages/finalize.js';
 import { planShards, selectShards } from '../stages/source.js';
 import type { SinkRequest, SinkResponse } from '../stages/sink.js';
@@ -168,60 +169,68 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   try {
     await writeSamples(storeDir, spec.dataset.name, source, size);
     const shards = selectShards(planShards(size, spec.shard_size, spec.batch_size), opts.shard);
+    // The model as specified, then one pass per stream ablation (spec `ablate`): the same
+    // checkpoint with that stream's input channels zeroed, stored under its own model name.
+    const variants = [{ model: spec.model.name, zero: null as [number, number] | null }, ...ablationVariants(spec)];
     for (const ck of checkpoints) {
-      const key = { dataset: spec.dataset.name, model: spec.model.name, step: ck.step };
-      const pending = [];
-      for (const s of shards) {
-        if (opts.resume === false || !(await isShardCommitted(storeDir, { ...key, shard: s.index }))) pending.push(s);
-      }
-      const tc = performance.now();
-      const cpu0 = process.cpuUsage();
-      let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0, partials: new StepPartials(spec.eps, spec.topk), busyMs: { infer: 0, sink: 0 } };
-      if (pending.length) {
-        totals = await streamCheckpoint({
-          source,
-          shards: pending,
-          checkpoint: ck,
-          spec,
-          layers,
-          codes,
-          backend: opts.backend ?? 'auto',
-          decodePool,
-          inferPool,
-          sinkPool,
-          workers,
-          progress,
-          runId,
-          store: storeDir,
-          maxErrorRate: opts.maxErrorRate ?? spec.max_error_rate,
-          errorsSoFar: summary.errors,
-          processedSoFar: summary.checkpoints.reduce((n, c) => n + c.samples + c.errors, 0),
+      for (const variant of variants) {
+        const vspec: PipelineSpec = variant.zero ? { ...spec, model: { ...spec.model, name: variant.model } } : spec;
+        const key = { dataset: spec.dataset.name, model: variant.model, step: ck.step };
+        const pending = [];
+        for (const s of shards) {
+          if (opts.resume === false || !(await isShardCommitted(storeDir, { ...key, shard: s.index }))) pending.push(s);
+        }
+        const tc = performance.now();
+        const cpu0 = process.cpuUsage();
+        let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0, partials: new StepPartials(spec.eps, spec.topk), busyMs: { infer: 0, sink: 0 } };
+        if (pending.length) {
+          totals = await streamCheckpoint({
+            source,
+            shards: pending,
+            checkpoint: ck,
+            spec: vspec,
+            zero: variant.zero,
+            layers,
+            codes,
+            backend: opts.backend ?? 'auto',
+            decodePool,
+            inferPool,
+            sinkPool,
+            workers,
+            progress,
+            runId,
+            store: storeDir,
+            maxErrorRate: opts.maxErrorRate ?? spec.max_error_rate,
+            errorsSoFar: summary.errors,
+            processedSoFar: summary.checkpoints.reduce((n, c) => n + c.samples + c.errors, 0),
+          });
+          progress.stop();
+        }
+        summary.errors += totals.errors;
+        let dead: Record<string, number> | null = null;
+        if (!opts.shard) {
+          const fin = await finalizeStep(store, key, { eps: spec.eps, topk: spec.topk }, totals.partials);
+          dead = Object.fromEntries(fin.layers.map((l) => [l.layer, l.dead]));
+        }
+        const seconds = (performance.now() - tc) / 1000;
+        summary.checkpoints.push({
+          ...(variant.zero ? { model: variant.model } : {}),
+          step: ck.step,
+          dir: ck.dir,
+          shards: pending.length,
+          skipped: shards.length - pending.length,
+          samples: totals.samples,
+          errors: totals.errors,
+          seconds: round(seconds),
+          images_per_s: round(totals.samples / Math.max(seconds, 1e-9)),
+          cpu_s: round(cpuSeconds(process.cpuUsage(cpu0))),
+          busy_s: { infer: round(totals.busyMs.infer / 1000), sink: round(totals.busyMs.sink / 1000) },
+          dead,
         });
-        progress.stop();
+        record.timings![variant.zero ? `step_${ck.step}_${variant.model}_s` : `step_${ck.step}_s`] = round(seconds);
+        record.counts = { samples: size, checkpoints: summary.checkpoints.length, errors: summary.errors };
+        await writeRun(storeDir, record);
       }
-      summary.errors += totals.errors;
-      let dead: Record<string, number> | null = null;
-      if (!opts.shard) {
-        const fin = await finalizeStep(store, key, { eps: spec.eps, topk: spec.topk }, totals.partials);
-        dead = Object.fromEntries(fin.layers.map((l) => [l.layer, l.dead]));
-      }
-      const seconds = (performance.now() - tc) / 1000;
-      summary.checkpoints.push({
-        step: ck.step,
-        dir: ck.dir,
-        shards: pending.length,
-        skipped: shards.length - pending.length,
-        samples: totals.samples,
-        errors: totals.errors,
-        seconds: round(seconds),
-        images_per_s: round(totals.samples / Math.max(seconds, 1e-9)),
-        cpu_s: round(cpuSeconds(process.cpuUsage(cpu0))),
-        busy_s: { infer: round(totals.busyMs.infer / 1000), sink: round(totals.busyMs.sink / 1000) },
-        dead,
-      });
-      record.timings![`step_${ck.step}_s`] = round(seconds);
-      record.counts = { samples: size, checkpoints: summary.checkpoints.length, errors: summary.errors };
-      await writeRun(storeDir, record);
     }
     // Embeddings once every checkpoint's codes are committed (a --shard run leaves them to finalize).
     if (!opts.shard && spec.embed.length > 0) {
@@ -256,6 +265,16 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     await Promise.all([decodePool.dispose(), inferPool.dispose(), sinkPool.dispose()]);
   }
   return summary;
+}
+
+/**
+ * The stream ablations of a clip spec: model `<name>.no-<stream>` with that stream's input
+ * channels (appearance [0, A), motion [A, A + M)) zeroed, in spec order.
+ */
+export function ablationVariants(spec: PipelineSpec): { model: string; zero: [number, number] }[] {
+  const A = spec.model.input.channels;
+  const M = motionChannels(spec.model.input.motion);
+  return spec.ablate.map((s) => ({ model: `${spec.model.name}.no-${s}`, zero: s === 'appearance' ? [0, A] : [A, A + M] }));
 }
 
 /** The `samples` table of a dataset (sample_id, uri, label, split), replaced atomically. */

@@ -59,6 +59,11 @@ export const PipelineSpecSchema = z
     codes: z.array(z.string().min(1)).default([]),
     /** 2-D layouts of code layers computed after the last checkpoint (src/embed/run-section.ts). */
     embed: EmbedSectionSchema,
+    /**
+     * Clips with motion: also run every checkpoint with one stream's input channels zeroed, stored
+     * as model `<name>.no-<stream>` (the stream_drivers query compares them with the full model).
+     */
+    ablate: z.array(z.enum(['appearance', 'motion'])).default([]),
     predictions: z.boolean().default(true),
     topk: z.number().int().positive().max(1024).default(32),
     shard_size: z.number().int().positive().default(1024),
@@ -113,6 +118,9 @@ export function parseSpec(text: string, file: string): PipelineSpec {
   }
   if (spec.model.input.motion !== 'none' && spec.dataset.source.kind !== 'video') {
     throw new NeurolensError('BAD_SPEC', `${file}: field 'model.input.motion': '${spec.model.input.motion}' needs a video source (dataset.source.kind: video), the source is '${spec.dataset.source.kind}'`);
+  }
+  if (spec.ablate.length && spec.model.input.motion === 'none') {
+    throw new NeurolensError('BAD_SPEC', `${file}: field 'ablate': stream ablations need clips with motion channels (model.input.motion: flow or diff)`);
   }
   return spec;
 }

@@ -24,6 +24,8 @@ export interface StreamArgs {
   shards: ShardPlan[];
   checkpoint: Checkpoint;
   spec: PipelineSpec;
+  /** Input channels [from, to) set to 0 before the forward pass (stream ablation), or null. */
+  zero?: [number, number] | null;
   layers: string[];
   codes: string[];
   backend: BackendChoice;
@@ -111,6 +113,7 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
         inputShape: sampleShape(a.spec) as InferRequest['inputShape'],
         sampleIds: batch.sampleIds,
         data: batch.data,
+        zero: a.zero ?? null,
       });
       counters.infer.done += result.sampleIds.length + batch.errors.length;
       totals.busyMs.infer += result.computeMs;

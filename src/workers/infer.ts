@@ -34,6 +34,11 @@ async function infer(req: InferRequest): Promise<InferResponse> {
   const tapper = await tapperFor(req);
   const t0 = performance.now();
   const batch = req.sampleIds.length;
+  if (req.zero) {
+    const C = req.inputShape[req.inputShape.length - 1];
+    const [from, to] = req.zero;
+    for (let p = 0; p < req.data.length; p += C) req.data.fill(0, p + from, p + to);
+  }
   const res = tapper.run(req.data, batch);
   for (const l of res.layers) l.sampleIds = req.sampleIds;
   const out: InferResponse = {

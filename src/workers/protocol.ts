@@ -25,6 +25,8 @@ export interface InferRequest {
   sampleIds: Int32Array;
   /** NHWC (or NTHWC) float32 of B samples. */
   data: Float32Array;
+  /** Input channels [from, to) to set to 0 first (a stream ablation), or null. */
+  zero?: [number, number] | null;
 }
 
 export interface InferResponse {
