@@ -51,7 +51,10 @@ export const VideoSourceSpecSchema = z
     kind: z.literal('video'),
     root: NonEmpty.optional(),
     manifest: NonEmpty.optional(),
+    /** With `root` only: the split every video gets. */
     split: z.string().optional(),
+    /** With `manifest`: keep only rows whose split column is one of these (e.g. [test]). */
+    splits: z.array(NonEmpty).min(1).optional(),
     /** File extensions to take from `root` (case-insensitive); default: common video containers. */
     extensions: z.array(NonEmpty).min(1).optional(),
     /** Frames per clip (T): the model's time axis. */

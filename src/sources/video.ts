@@ -46,7 +46,15 @@ export class VideoSource implements Source {
     const list = spec.manifest
       ? await ManifestSource.create({ kind: 'manifest', path: spec.manifest, root: spec.root }, baseDir, opts)
       : await FolderSource.create({ kind: 'folder', root: spec.root!, split: spec.split, extensions: spec.extensions ?? DEFAULT_VIDEO_EXTENSIONS }, baseDir, opts);
-    const refs = list.refs(0, list.size);
+    if (spec.splits && !spec.manifest) {
+      throw new NeurolensError('BAD_SPEC', "field 'dataset.source.splits': keeps manifest rows by their split column; it needs 'manifest' (with 'root' alone, 'split' names the split of every video)");
+    }
+    const all = list.refs(0, list.size);
+    const refs = spec.splits ? all.filter((r) => spec.splits!.includes(r.split)) : all;
+    if (refs.length === 0) {
+      const have = [...new Set(all.map((r) => r.split || '(empty)'))].join(', ');
+      throw new NeurolensError('BAD_INPUT', `video manifest ${spec.manifest}: no rows with split ${spec.splits!.join(' or ')} (splits found: ${have})`);
+    }
     const plan: ClipPlan = { frames: spec.frames, stride: spec.stride, extra: opts.extraFrames ?? 0, count: spec.clips_per_video };
     const probes = await probeVideos(refs.map((r) => r.uri), spec.fps);
     const videos = refs.map((r, i): VideoEntry => {
