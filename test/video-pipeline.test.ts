@@ -26,6 +26,9 @@ const STRIDE = 2;
 const CLIPS = 3;
 const LAYERS = ['app_conv1', 'app_conv2', 'mot_conv1', 'mot_conv2', 'mot_conv3', 'fusion'];
 const TOPK = 4;
+const MODEL = 'two-stream';
+/** The full model at step 0: what the re-implementation computes. */
+const AT0 = `step = 0 AND model = '${MODEL}'`;
 
 let dir: string;
 let ds: VideoDataset;
@@ -93,6 +96,10 @@ beforeAll(async () => {
   ds = await makeVideoDataset(path.join(dir, 'videos'));
   const model = buildTwoStream({ frames: T, height: SIZE, width: SIZE, appearance: 3, motion: 2, classes: 2, width0: 8 }, 3);
   await saveModelDir(model, path.join(dir, 'ckpt', 'ckpt-000000'), { step: 0 });
+  // A second checkpoint (other weights): statistics over training work for clips too.
+  const later = buildTwoStream({ frames: T, height: SIZE, width: SIZE, appearance: 3, motion: 2, classes: 2, width0: 8 }, 4);
+  await saveModelDir(later, path.join(dir, 'ckpt', 'ckpt-000100'), { step: 100 });
+  later.dispose();
   await fs.writeFile(
     path.join(dir, 'spec.yaml'),
     [
@@ -107,6 +114,8 @@ beforeAll(async () => {
       `  input: { height: ${SIZE}, width: ${SIZE}, channels: 3, motion: flow }`,
       `layers: [${LAYERS.join(', ')}]`,
       'codes: [fusion]',
+      'ablate: [appearance, motion]',
+      'embed: [{ layer: fusion, method: pca }]',
       `topk: ${TOPK}`,
       'shard_size: 7',
       'batch_size: 3',
@@ -115,6 +124,10 @@ beforeAll(async () => {
   );
   const summary = await runPipeline(await loadSpec(path.join(dir, 'spec.yaml')), { workers: 2, backend: 'wasm' });
   expect(summary.status).toBe('succeeded');
+  // Each checkpoint: the full model, then the two stream ablations.
+  expect(summary.checkpoints.map((c) => [c.step, (c as { model?: string }).model ?? MODEL])).toEqual(
+    [0, 100].flatMap((s) => [[s, MODEL], [s, `${MODEL}.no-appearance`], [s, `${MODEL}.no-motion`]]),
+  );
 
   // The re-implementation. Sample ids: videos in sorted path order (broken ones included), CLIPS each.
   const files = [...ds.good.map((g) => g.rel), ...Object.keys(ds.broken)].sort();
@@ -160,7 +173,7 @@ describe('video pipeline', () => {
   });
 
   it('records each broken video as error rows naming the file and the reason; the rest is stored', async () => {
-    const errs = await store.query<{ sample_id: number; uri: string; stage: string; reason: string }>('SELECT sample_id, uri, stage, reason FROM errors ORDER BY sample_id');
+    const errs = await store.query<{ sample_id: number; uri: string; stage: string; reason: string }>(`SELECT sample_id, uri, stage, reason FROM errors WHERE ${AT0} ORDER BY sample_id`);
     const byFile = new Map<string, string[]>();
     for (const e of errs) byFile.set(path.relative(ds.root, e.uri), [...(byFile.get(path.relative(ds.root, e.uri)) ?? []), e.reason]);
     expect([...byFile.keys()].sort()).toEqual(Object.keys(ds.broken).sort());
@@ -170,14 +183,14 @@ describe('video pipeline', () => {
     expect(byFile.get('left/short.mp4')![0]).toBe('video too short: it has 3 frames, a clip of 4 frames (+1 after it for motion) every 2 frame(s) needs 9');
     // Truncated mid-stream: the header promises 120 frames; the clips past the cut fail at decode.
     expect(byFile.get('left/truncated.mp4')!.at(-1)).toMatch(/^clip at frame \d+: (corrupt or truncated video data|video ended early)/);
-    const clips = await store.query<{ n: bigint }>("SELECT count(DISTINCT sample_id) AS n FROM activations WHERE layer = 'fusion'");
+    const clips = await store.query<{ n: bigint }>(`SELECT count(DISTINCT sample_id) AS n FROM activations WHERE layer = 'fusion' AND ${AT0}`);
     expect(Number(clips[0].n)).toBe(ds.good.length * CLIPS);
   });
 
   it('stores per-clip max, mean, zero fraction and argmax (t, y, x) equal to the re-implementation', async () => {
     for (const layer of LAYERS) {
       const rows = await store.query<{ sample_id: number; channel: number; max: number; mean: number; zero_frac: number; argmax_t: number; argmax_y: number; argmax_x: number }>(
-        `SELECT sample_id, channel, max, mean, zero_frac, argmax_t, argmax_y, argmax_x FROM activations WHERE layer = '${layer}' ORDER BY sample_id, channel`,
+        `SELECT sample_id, channel, max, mean, zero_frac, argmax_t, argmax_y, argmax_x FROM activations WHERE layer = '${layer}' AND ${AT0} ORDER BY sample_id, channel`,
       );
       const exp = expected.get(layer)!;
       expect(rows.length).toBe([...exp.values()].reduce((n, s) => n + s.length, 0));
@@ -196,7 +209,7 @@ describe('video pipeline', () => {
       const exp = expected.get(layer)!;
       const C = exp.values().next().value!.length;
       const rows = await store.query<{ channel: number; rank: number; sample_id: number; value: number; argmax_t: number }>(
-        `SELECT channel, rank, sample_id, value, argmax_t FROM topk WHERE layer = '${layer}' ORDER BY channel, rank`,
+        `SELECT channel, rank, sample_id, value, argmax_t FROM topk WHERE layer = '${layer}' AND ${AT0} ORDER BY channel, rank`,
       );
       for (let c = 0; c < C; c++) {
         const want = [...exp.entries()]
@@ -217,7 +230,7 @@ describe('video pipeline', () => {
   });
 
   it('aggregates clips per video (top_k_videos) from the same per-clip maxima', async () => {
-    const res = await runQuery(store, await getQuery('top_k_videos'), { layer: 'fusion', channel: 0, k: 3 });
+    const res = await runQuery(store, await getQuery('top_k_videos'), { layer: 'fusion', channel: 0, k: 3, step: 0, model: MODEL });
     const exp = expected.get('fusion')!;
     const files = [...ds.good.map((g) => g.rel), ...Object.keys(ds.broken)].sort();
     const perVideo = new Map<string, { max: number; clips: number }>();
@@ -233,5 +246,55 @@ describe('video pipeline', () => {
       expect(r.value).toBeCloseTo(want[k][1].max, 4);
       expect(Number(r.clips)).toBe(want[k][1].clips);
     });
+  });
+
+  it('says which stream drives each unit, from the ablation passes (stream_drivers)', async () => {
+    // Zeroing the motion channels leaves the appearance stream exactly as it was, and the reverse.
+    const same = await store.query<{ layer: string; n: bigint; diff: number }>(
+      `SELECT f.layer, count(*) AS n, max(abs(f.max - a.max)) AS diff FROM activations f
+       JOIN activations a ON a.sample_id = f.sample_id AND a.layer = f.layer AND a.channel = f.channel AND a.step = f.step
+       WHERE f.model = '${MODEL}' AND ((f.layer LIKE 'app_%' AND a.model = '${MODEL}.no-motion') OR (f.layer LIKE 'mot_%' AND a.model = '${MODEL}.no-appearance'))
+       GROUP BY f.layer ORDER BY f.layer`,
+    );
+    expect(same.map((r) => r.layer)).toEqual(['app_conv1', 'app_conv2', 'mot_conv1', 'mot_conv2', 'mot_conv3']);
+    for (const r of same) expect(r.diff).toBe(0);
+    const def = await getQuery('stream_drivers');
+    for (const [layer, want] of [['app_conv1', 'appearance'], ['mot_conv2', 'motion']] as const) {
+      const rows = resultRows(await runQuery(store, def, { layer, step: 0 })) as { driver: string; drop_appearance: number | null; drop_motion: number | null }[];
+      expect(rows.length).toBe(expected.get(layer)!.values().next().value!.length);
+      for (const r of rows) {
+        expect(['silent', want]).toContain(r.driver);
+        if (r.driver !== 'silent') expect(want === 'appearance' ? [r.drop_appearance, r.drop_motion] : [r.drop_motion, r.drop_appearance]).toEqual([1, 0]);
+      }
+      expect(rows.some((r) => r.driver === want)).toBe(true);
+    }
+    const fusion = resultRows(await runQuery(store, def, { layer: 'fusion', step: 0, threshold: 0.3 })) as { channel: number; driver: string; mean: number; mean_no_appearance: number; mean_no_motion: number; drop_appearance: number; drop_motion: number }[];
+    for (const r of fusion) {
+      if (r.mean <= 0) continue;
+      expect(r.drop_appearance).toBeCloseTo(1 - r.mean_no_appearance / r.mean, 10);
+      const need = [r.drop_appearance >= 0.3, r.drop_motion >= 0.3];
+      expect(r.driver).toBe(need[0] && need[1] ? 'fusion' : need[0] ? 'appearance' : need[1] ? 'motion' : 'either');
+    }
+  });
+
+  it('answers the image questions for clips: dead units, sparsity over training, selectivity, confusions, embeddings', async () => {
+    const q = async (name: string, params: Record<string, string | number>) => resultRows(await runQuery(store, await getQuery(name), { model: MODEL, ...params }));
+    const sparsity = (await q('sparsity_over_training', { layer: 'fusion' })) as { step: bigint | number }[];
+    expect([...new Set(sparsity.map((r) => Number(r.step)))]).toEqual([0, 100]);
+    const dead = (await q('dead_filters', { layer: 'fusion', step: 0 })) as { channel: number }[];
+    const exp = expected.get('fusion')!;
+    const C = exp.values().next().value!.length;
+    const wantDead = Array.from({ length: C }, (_, c) => c).filter((c) => [...exp.values()].every((s) => s[c].max <= 0));
+    expect(dead.map((r) => r.channel).sort((a, b) => a - b)).toEqual(wantDead);
+    const sel = (await q('class_selectivity', { layer: 'mot_conv3', step: 0 })) as { labels: number[] }[];
+    expect(sel.length).toBeGreaterThan(0);
+    expect([...sel[0].labels]).toEqual([0, 1]);
+    const preds = await store.query<{ n: bigint }>(`SELECT count(*) AS n FROM predictions WHERE ${AT0}`);
+    expect(Number(preds[0].n)).toBe(ds.good.length * CLIPS);
+    const conf = (await q('confusions', { step: 0 })) as { n: bigint | number }[];
+    expect(conf.reduce((n, r) => n + Number(r.n), 0)).toBeLessThanOrEqual(ds.good.length * CLIPS);
+    expect(await q('confusion_neurons', { layer: 'fusion', class_a: 0, class_b: 1, step: 0 })).not.toHaveLength(0);
+    const points = (await q('embedding_points', { layer: 'fusion', method: 'pca' })) as { sample_id: number; uri: string }[];
+    expect(points.length).toBe(ds.good.length * CLIPS);
   });
 });
