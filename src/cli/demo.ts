@@ -12,6 +12,8 @@ import { TrainProgress } from '../train/progress.js';
 import { printRunSummary } from './run.js';
 import { intOption } from './options.js';
 import { formatTable } from './table.js';
+import { runVideoDemo } from './demo-video.js';
+import { NeurolensError } from '../errors.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,12 +30,20 @@ async function hasCheckpoints(dir: string): Promise<boolean> {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('train-demo (if no checkpoints yet), run pipelines/fashion-mnist.yaml over every checkpoint, print answers from SQL')
+    .argument('[kind]', "image (default): Fashion-MNIST and the demo CNN | video: generated action videos and the two-stream network", 'image')
+    .description('train-demo (if no checkpoints yet), run pipelines/fashion-mnist.yaml over every checkpoint, print answers from SQL; `demo video` does the same for video clips (make-actions, train-video-demo, pipelines/actions.yaml)')
     .option('--workers <n>', 'inference workers (default: cores)', intOption('--workers'))
     .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--limit <n>', 'only the first N test images', intOption('--limit'))
     .option('--json', 'machine-readable output')
-    .action(async (o: { workers?: number; backend: BackendChoice; limit?: number; json?: boolean }) => {
+    .action(async (kind: string, o: { workers?: number; backend: BackendChoice; limit?: number; json?: boolean }) => {
+      if (kind !== 'image' && kind !== 'video') throw new NeurolensError('BAD_SPEC', `demo: unknown kind '${kind}' (use image or video)`);
+      if (kind === 'video') {
+        if (o.limit !== undefined) throw new NeurolensError('BAD_SPEC', 'demo video: --limit applies to the image demo only');
+        const r = await runVideoDemo(o);
+        if (o.json) process.stdout.write(JSON.stringify(r, bigintSafe) + '\n');
+        return;
+      }
       const ckptDir = path.join(ROOT, 'checkpoints/fashion-mnist');
       if (!(await hasCheckpoints(ckptDir))) {
         process.stderr.write(`no checkpoints in ${ckptDir}: training the demo CNN first (about 4-5 minutes on 2 cores)\n`);
