@@ -1,30 +1,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { intOption } from './options.js';
-import { makeActions, MAKE_ACTIONS_DEFAULTS as D, type MakeActionsEvent, type MakeActionsSummary } from '../video/synth/index.js';
+import { fmtEta } from '../train/progress.js';
+import { makeActions, MAKE_ACTIONS_DEFAULTS as D, type MakeActionsEvent, type MakeActionsOptions, type MakeActionsSummary } from '../video/synth/index.js';
 
-interface MakeActionsOpts {
-  out: string;
-  train: number;
-  test: number;
-  size: number;
-  frames: number;
-  fps: number;
-  seed: number;
-  crf: number;
-  overwrite?: boolean;
-  json?: boolean;
-}
+/** Commander's options: the generator's, less what the CLI fixes, plus --json. */
+type MakeActionsOpts = Omit<MakeActionsOptions, 'overwrite' | 'concurrency'> & { overwrite?: boolean; json?: boolean };
 
 function positive(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`--fps: expected a positive number, got '${v}'`);
   return n;
-}
-
-function fmtEta(sec: number): string {
-  if (!Number.isFinite(sec)) return '?';
-  const s = Math.round(sec);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
 /**

@@ -1,33 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import { BACKEND_CHOICES } from '../model/backend.js';
 import { TrainProgress } from '../train/progress.js';
-import { VIDEO_TRAIN_DEFAULTS, trainVideoDemo, type VideoTrainSummary } from '../video/train.js';
+import { VIDEO_TRAIN_DEFAULTS, trainVideoDemo, type VideoTrainOptions, type VideoTrainSummary } from '../video/train.js';
+import { intOption } from './options.js';
 
-function int(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`--${name} must be an integer >= ${min}, got '${v}'`);
-    return n;
-  };
-}
-
-interface Opts {
-  data: string;
-  out: string;
-  epochs: number;
-  batchSize: number;
-  seed: number;
-  lr: number;
-  frames: number;
-  stride: number;
-  size: number;
-  motion: 'flow' | 'diff';
-  clipsPerVideo: number;
-  checkpointEvery?: number;
-  backend: BackendChoice;
-  overwrite?: boolean;
-  json?: boolean;
-}
+/** Commander's options: the trainer's, with `--lr` for learningRate and the CLI's own flags. */
+type Opts = Omit<VideoTrainOptions, 'learningRate' | 'overwrite'> & { lr: number; overwrite?: boolean; json?: boolean };
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -50,16 +28,16 @@ export function registerTrainVideoDemo(program: Command): void {
     .description('train the demo two-stream video network (appearance + optical flow, fusion layer) on a make-actions dataset; writes a checkpoint series')
     .option('--data <dir>', 'dataset directory written by make-actions', 'data/actions')
     .option('--out <dir>', 'output directory for the checkpoint series', 'checkpoints/actions')
-    .option('--epochs <n>', 'passes over the training clips', int('epochs', 1), d.epochs)
-    .option('--batch-size <n>', 'clips per training step', int('batch-size', 1), d.batchSize)
-    .option('--seed <n>', 'seed for weight init and data order', int('seed', 0), d.seed)
+    .option('--epochs <n>', 'passes over the training clips', intOption('--epochs', 1), d.epochs)
+    .option('--batch-size <n>', 'clips per training step', intOption('--batch-size', 1), d.batchSize)
+    .option('--seed <n>', 'seed for weight init and data order', intOption('--seed', 0), d.seed)
     .option('--lr <x>', 'initial Adam learning rate (cosine decay)', (v) => Number(v), d.learningRate)
-    .option('--frames <n>', 'frames per clip (T)', int('frames', 2), d.frames)
-    .option('--stride <n>', 'take every n-th frame', int('stride', 1), d.stride)
-    .option('--size <n>', 'frame size (square) the network takes', int('size', 8), d.size)
+    .option('--frames <n>', 'frames per clip (T)', intOption('--frames', 2), d.frames)
+    .option('--stride <n>', 'take every n-th frame', intOption('--stride', 1), d.stride)
+    .option('--size <n>', 'frame size (square) the network takes', intOption('--size', 8), d.size)
     .option('--motion <kind>', 'motion channels: flow (optical flow u, v) | diff (frame difference)', d.motion)
-    .option('--clips-per-video <n>', 'training clips per video (uniform over its length)', int('clips-per-video', 1), d.clipsPerVideo)
-    .option('--checkpoint-every <n>', 'steps between checkpoints (default: total / 8)', int('checkpoint-every', 1))
+    .option('--clips-per-video <n>', 'training clips per video (uniform over its length)', intOption('--clips-per-video', 1), d.clipsPerVideo)
+    .option('--checkpoint-every <n>', 'steps between checkpoints (default: total / 8)', intOption('--checkpoint-every', 1))
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, d.backend)
     .option('--overwrite', 'replace an existing checkpoint series in --out')
     .option('--json', 'NDJSON events and a final summary on stdout')

@@ -9,13 +9,12 @@
  * - MP4: H.264 (libx264) in yuv420p so every player opens it; 4:2:0 needs an even width and
  *   height, so odd sizes are padded with one white row / column (the figures' background).
  * - Like every file the store writes, the output goes to a temporary name in the same directory
- *   and is renamed into place, so a reader never sees half a file and a failure leaves none.
+ *   and is renamed into place, so a reader never sees half a file and a failure leaves none
+ *   (src/video/ffmpeg-encode.ts runs the encoder for this and for `make-actions`' videos).
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { NeurolensError, errorMessage } from '../errors.js';
+import { NeurolensError } from '../errors.js';
+import { encodeFrames } from '../video/ffmpeg-encode.js';
 import type { ClipItem } from './clip-cells.js';
 import { clipGridFrames, type ClipGridLayout, type ClipGridOptions } from './clip-grid.js';
 
@@ -32,6 +31,8 @@ export interface AnimationOptions {
   ffmpeg?: string;
   /** x264 constant rate factor for MP4 (default 18: figures have thin lines and small text). */
   crf?: number;
+  /** Kill ffmpeg after this long without progress (default ENCODE_TIMEOUT_MS, src/video/ffmpeg-encode.ts). */
+  timeoutMs?: number;
 }
 
 export function animationFormat(file: string, format?: AnimationFormat): AnimationFormat {
@@ -51,39 +52,6 @@ function ffmpegArgs(o: AnimationOptions, format: AnimationFormat, out: string): 
   ];
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-/** Runs ffmpeg with `frames` on stdin; resolves with how it ended and the tail of its stderr. */
-async function runFfmpeg(cmd: string, args: string[], frames: Uint8Array[]): Promise<{ exit: Exit; stderr: string }> {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString('utf8')).slice(-8000);
-  });
-  // Never rejects: a spawn error (no ffmpeg) is reported like a failed run.
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  // EPIPE when ffmpeg stops reading early (bad output path...): its exit status and stderr say why.
-  child.stdin.on('error', () => {});
-  for (const f of frames) {
-    if (child.stdin.destroyed) break;
-    if (!child.stdin.write(f)) {
-      await new Promise<void>((resolve) => {
-        child.stdin.once('drain', resolve);
-        child.stdin.once('close', resolve);
-      });
-    }
-  }
-  child.stdin.end();
-  return { exit: await exited, stderr: stderr.trim() };
-}
-
 /**
  * Writes RGB24 frames (width x height x 3 bytes each) as a GIF or MP4 at `file`. Failures are
  * NeurolensError 'IO' naming the file, with ffmpeg's own message.
@@ -95,27 +63,15 @@ export async function writeAnimation(file: string, frames: Uint8Array[], o: Anim
   const bytes = o.width * o.height * 3;
   const bad = frames.findIndex((f) => f.length !== bytes);
   if (bad >= 0) throw new Error(`animation frame ${bad} has ${frames[bad]!.length} bytes, expected ${bytes} (${o.width}x${o.height} RGB24)`);
-
   const format = animationFormat(file, o.format);
-  const abs = path.resolve(file);
-  const dir = path.dirname(abs);
-  const tmp = path.join(dir, `.${path.basename(abs)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const cmd = o.ffmpeg ?? 'ffmpeg';
-  const { exit, stderr } = await runFfmpeg(cmd, ffmpegArgs(o, format, tmp), frames);
-  if (exit.error || exit.code !== 0) {
-    await fs.rm(tmp, { force: true });
-    const dirMissing = await fs.stat(dir).then(() => false, () => true);
-    const why = exit.error
-      ? `cannot run ${cmd} (${errorMessage(exit.error)}); install ffmpeg (\`apt-get install -y ffmpeg\`) or pass its path`
-      : `ffmpeg failed (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})${dirMissing ? `: directory ${dir} does not exist` : ''}${stderr ? `\n${stderr}` : ''}`;
-    throw new NeurolensError('IO', `cannot write ${format.toUpperCase()} ${file}: ${why}`, { cause: exit.error });
-  }
-  try {
-    await fs.rename(tmp, abs);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw new NeurolensError('IO', `cannot write ${format.toUpperCase()} ${file}: ${errorMessage(e)}`, { cause: e });
-  }
+  await encodeFrames(file, frames, {
+    args: (out) => ffmpegArgs(o, format, out),
+    frameBytes: bytes,
+    frameDesc: `${o.width}x${o.height} RGB24`,
+    label: `cannot write ${format.toUpperCase()} ${file}`,
+    ffmpeg: o.ffmpeg,
+    timeoutMs: o.timeoutMs,
+  });
 }
 
 export interface AnimateClipsOptions extends ClipGridOptions {

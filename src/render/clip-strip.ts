@@ -20,6 +20,7 @@ import { boxOnRect, checkClip, figureScales, frameCell, motionCell, type Bounds,
 import { fitSize, type Size } from './frame-resize.js';
 import { colorBarHeight, drawColorBar, formatRangeValue } from './heatmap.js';
 import { flowLegend } from './flow-color.js';
+import { MOSAIC_COLORS } from './mosaic.js';
 import { encodePng } from './png.js';
 
 export interface ClipStripOptions extends CellOptions {
@@ -57,11 +58,9 @@ export interface StripLayout {
   flowKey: Rect | null;
 }
 
+/** The mosaics' palette, with the argmax frame outlined in red and the receptive field in green. */
 export const STRIP_COLORS = {
-  background: [255, 255, 255] as Rgb,
-  tile: [224, 224, 224] as Rgb,
-  frame: [160, 160, 160] as Rgb,
-  text: [16, 16, 16] as Rgb,
+  ...MOSAIC_COLORS,
   highlight: [255, 0, 0] as Rgb,
   box: [0, 255, 0] as Rgb,
 };

@@ -8,7 +8,8 @@ import type { TrainEvent, TrainSummary } from './loop.js';
 
 export type TrainProgressMode = 'bar' | 'lines' | 'json' | 'silent';
 
-function fmtEta(sec: number): string {
+/** Seconds as `42s` or `3m07s`; `?` when unknown (not finite). */
+export function fmtEta(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
   const s = Math.round(sec);
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;

@@ -1,15 +1,12 @@
 /**
  * Encodes RGB24 frames to an H.264 MP4 through an ffmpeg child process (Debian's ffmpeg with
- * libx264; nothing is downloaded). Frames are piped as rawvideo with backpressure, the file is
- * written under a temporary name in the same directory and renamed when ffmpeg succeeds, so a
- * failed or interrupted encode never leaves a partial file under the final name.
- * Reusable for any animated output (e.g. an MP4 of pictures over training).
+ * libx264; nothing is downloaded). The encoder plumbing (frames piped as rawvideo with
+ * backpressure, a temporary name in the same directory renamed when ffmpeg succeeds, stderr in
+ * the errors, a timeout for a hung ffmpeg) is ../ffmpeg-encode.ts, shared with the renders'
+ * animations; this file chooses the MP4 arguments and checks the options.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { NeurolensError } from '../../errors.js';
+import { encodeFrames, type Frames } from '../ffmpeg-encode.js';
 
 export interface VideoWriteOptions {
   width: number;
@@ -23,6 +20,8 @@ export interface VideoWriteOptions {
   threads?: number;
   /** The ffmpeg binary. */
   ffmpeg?: string;
+  /** Kill ffmpeg after this long without progress (default ENCODE_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 export interface VideoWriteResult {
@@ -30,11 +29,6 @@ export interface VideoWriteResult {
   frames: number;
   bytes: number;
 }
-
-type Frames = Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
-
-let tmpCounter = 0;
-const STDERR_KEEP = 8192;
 
 export function ffmpegArgs(o: VideoWriteOptions, out: string): string[] {
   return [
@@ -58,64 +52,12 @@ function validate(path: string, o: VideoWriteOptions): void {
 /** Writes `frames` (RGB24, width*height*3 bytes each) to `path` as H.264/yuv420p MP4. */
 export async function writeVideo(path: string, frames: Frames, o: VideoWriteOptions): Promise<VideoWriteResult> {
   validate(path, o);
-  const frameBytes = o.width * o.height * 3;
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${tmpCounter++}.partial`);
-  const child = spawn(o.ffmpeg ?? 'ffmpeg', ffmpegArgs(o, tmp), { stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => {
-    stderr = (stderr + s).slice(-STDERR_KEEP);
+  return encodeFrames(path, frames, {
+    args: (out) => ffmpegArgs(o, out),
+    frameBytes: o.width * o.height * 3,
+    frameDesc: `${o.width}x${o.height} RGB24`,
+    label: `writeVideo ${path}`,
+    ffmpeg: o.ffmpeg,
+    timeoutMs: o.timeoutMs,
   });
-  // ffmpeg dying mid-stream makes our writes fail with EPIPE; the exit status tells why.
-  child.stdin.on('error', () => {});
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.on('error', (error) => resolve({ code: null, signal: null, error }));
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  let done = false;
-  void exited.then(() => (done = true));
-  const fail = async (code: 'IO' | 'BAD_INPUT', why: string, cause?: unknown): Promise<never> => {
-    if (!done) child.kill('SIGKILL');
-    await exited;
-    await rm(tmp, { force: true });
-    const tail = stderr.trim() ? `\nffmpeg: ${stderr.trim()}` : '';
-    throw new NeurolensError(code, `writeVideo ${path}: ${why}${tail}`, { cause });
-  };
-
-  let n = 0;
-  const it = (Symbol.asyncIterator in frames ? frames[Symbol.asyncIterator]() : frames[Symbol.iterator]()) as AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await it.next();
-    } catch (e) {
-      return fail('IO', `producing frame ${n} failed: ${e instanceof Error ? e.message : String(e)}`, e);
-    }
-    if (next.done) break;
-    const f = next.value;
-    if (f.length !== frameBytes) return fail('BAD_INPUT', `frame ${n} has ${f.length} bytes, expected ${frameBytes} (${o.width}x${o.height} RGB24)`);
-    if (done) break; // ffmpeg already exited: its status below says why
-    if (!child.stdin.write(f)) await Promise.race([once(child.stdin, 'drain'), exited]);
-    n++;
-  }
-  child.stdin.end();
-  const r = await exited;
-  if (r.error) {
-    await rm(tmp, { force: true });
-    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new NeurolensError(
-      missing ? 'BACKEND' : 'IO',
-      missing ? `writeVideo ${path}: ffmpeg not found (${o.ffmpeg ?? 'ffmpeg'}); install it, e.g. apt-get install -y ffmpeg` : `writeVideo ${path}: cannot run ffmpeg: ${r.error.message}`,
-      { cause: r.error },
-    );
-  }
-  if (r.code !== 0) return fail('IO', `ffmpeg exited with ${r.signal ?? `code ${r.code}`} after ${n} frames`);
-  if (n === 0) return fail('BAD_INPUT', 'no frames to encode');
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new NeurolensError('IO', `writeVideo ${path}: cannot rename the encoded file into place: ${(e as Error).message}`, { cause: e });
-  }
-  return { path, frames: n, bytes: (await stat(path)).size };
 }
