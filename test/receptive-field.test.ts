@@ -14,6 +14,8 @@ import { loadModelDir } from '../src/model/io.js';
 import { exportNsfwMobilenet } from '../src/model/nsfwjs.js';
 import { computeReceptiveFields, receptiveField, receptiveFields, rfBox, type ReceptiveField } from '../src/model/receptive-field.js';
 import { mulberry32 } from '../src/train/prng.js';
+import { rfFrames, timeOf } from '../src/model/receptive-field-time.js';
+import { buildTwoStream } from '../src/video/model.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -334,4 +336,133 @@ describe('boxes and errors', () => {
       m.dispose();
     }
   });
+});
+
+// ---- video networks: Conv3D / pooling 3-D fields in space and in time ----
+
+/** Input (t, y, x) positions with a nonzero gradient of output (t, y, x) of `layer`, all channels. */
+function clipSupport(model: tfl.LayersModel, layer: string, pos: [number, number, number], clip: tfc.Tensor): boolean[] {
+  const sub = tf.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tfl.SymbolicTensor });
+  const g = tf.tidy(() => {
+    const grad = tf.grad((inp: tfc.Tensor) => tf.sum(tf.slice(sub.predict(inp) as tfc.Tensor, [0, ...pos, 0], [1, 1, 1, 1, -1])))(clip);
+    return tf.sum(tf.abs(grad), -1);
+  });
+  const v = g.dataSync();
+  g.dispose();
+  return Array.from(v, (a) => a > 0);
+}
+
+/** The (t, y, x) mask of frames x box the field says output `pos` sees, clipped to the clip. */
+function clipBoxMask(f: ReceptiveField, pos: [number, number, number], [T, H, W]: [number, number, number]): boolean[] {
+  const time = timeOf(f)!;
+  const fr = rfFrames(time, f.global ? 0 : pos[0], T);
+  const box = rfBox(f, pos[1], pos[2], { height: H, width: W }).clipped;
+  return Array.from({ length: T * H * W }, (_, i) => {
+    const t = Math.floor(i / (H * W));
+    const y = Math.floor((i % (H * W)) / W);
+    const x = i % W;
+    return t >= fr.clipped.first && t < fr.clipped.end && y >= box.top && y < box.bottom && x >= box.left && x < box.right;
+  });
+}
+
+function positiveWeights(model: tfl.LayersModel, seed: number, skip: string[] = []): void {
+  const rand = mulberry32(seed);
+  for (const l of model.layers) {
+    if (skip.includes(l.name)) continue;
+    const ws = l.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => 0.1 + 0.9 * rand()), w.shape));
+    l.setWeights(ws);
+    tf.dispose(ws);
+  }
+}
+
+/** Corner and centre positions of a layer's (t, y, x) output grid. */
+function clipProbes(f: ReceptiveField): [number, number, number][] {
+  const T = timeOf(f)!.output ?? 1;
+  const [h, w] = f.output ?? [1, 1];
+  return [[0, 0, 0], [T - 1, h - 1, w - 1], [Math.floor(T / 2), Math.floor(h / 2), Math.floor(w / 2)], [T - 1, 0, w - 1]];
+}
+
+describe('video networks (Conv3D, MaxPooling3D, AveragePooling3D, 1x1x1 channel selection)', () => {
+  it('buildTwoStream: spatial fields as in 2-D, temporal extents by hand, the gradient support inside frames x box (exact before the first max pool)', () => {
+    const [T, H, W] = [4, 12, 12] as [number, number, number];
+    const model = buildTwoStream({ frames: T, height: H, width: W, appearance: 3, motion: 2, classes: 2, width0: 2 }, 5);
+    positiveWeights(model, 21, ['rgb', 'motion']);
+    // After building: the selection layers' initial weight tensors are the builder's, not ours.
+    const start = tf.memory().numTensors;
+    const rand = mulberry32(22);
+    const clip = tf.tensor5d(Float32Array.from({ length: T * H * W * 5 }, () => 0.5 + 0.5 * rand()), [1, T, H, W, 5]);
+    try {
+      const f = receptiveFields(model);
+      const time = (n: string) => timeOf(f.get(n)!);
+      // 1x1x1 selection: one frame, one pixel. Appearance (temporal kernel 1): one frame all the way.
+      expect(geo(f.get('rgb')!)).toEqual(field(1, 1, 0));
+      expect(time('rgb')).toEqual({ size: 1, jump: 1, start: 0, output: T });
+      expect(time('app_conv2')).toEqual({ size: 1, jump: 1, start: 0, output: T });
+      expect(geo(f.get('app_conv2')!)).toEqual(field(8, 2, -3));
+      // Motion: 3 frames per 3x3x3 'same' conv, pool [2, 2, 2] doubles the temporal jump.
+      expect(time('mot_conv1')).toEqual({ size: 3, jump: 1, start: -1, output: T });
+      expect(time('mot_conv2')).toEqual({ size: 5, jump: 1, start: -2, output: T });
+      expect(time('mot_pool2')).toEqual({ size: 6, jump: 2, start: -2, output: T / 2 });
+      expect(time('mot_conv3')).toEqual({ size: 10, jump: 2, start: -4, output: T / 2 });
+      // Average over time: one position seeing the whole clip; the fusion merges both streams.
+      expect(time('app_time')).toEqual({ size: T, jump: T, start: 0, output: 1 });
+      expect(time('fusion')!.output).toBe(1);
+      expect(rfFrames(time('fusion')!, 0, T).clipped).toEqual({ first: 0, end: T });
+      expect(time('logits')).toMatchObject({ global: true, jump: 0 });
+      const exact = new Set(['rgb', 'motion', 'app_conv1', 'mot_conv1']);
+      let checked = 0;
+      for (const name of ['rgb', 'motion', 'app_conv1', 'mot_conv1', 'app_pool1', 'mot_conv2', 'mot_pool2', 'mot_conv3', 'app_time', 'mot_time', 'fusion']) {
+        for (const pos of clipProbes(f.get(name)!)) {
+          const expected = clipBoxMask(f.get(name)!, pos, [T, H, W]);
+          const got = clipSupport(model, name, pos, clip);
+          if (exact.has(name)) expect(got, `${name} ${pos.join(',')}`).toEqual(expected);
+          else {
+            // Max pools pass the gradient to one input per window: the support lies inside the field.
+            expect(got.every((g, i) => !g || expected[i]), `${name} ${pos.join(',')}`).toBe(true);
+            expect(got.some(Boolean)).toBe(true);
+          }
+          checked++;
+        }
+      }
+      expect(checked).toBe(44);
+      clip.dispose();
+      expect(tf.memory().numTensors).toBe(start);
+    } finally {
+      clip.dispose();
+      model.dispose();
+    }
+  }, 120_000);
+
+  it('strided / valid / same Conv3D and AveragePooling3D in time: the gradient support is exactly frames x box', () => {
+    const start = tf.memory().numTensors;
+    const [T, H, W] = [9, 10, 11] as [number, number, number];
+    const x = tf.input({ shape: [T, H, W, 2], name: 'clip' });
+    let t = tf.layers.conv3d({ name: 'c1', filters: 2, kernelSize: [3, 3, 3], strides: [2, 1, 1], padding: 'same', activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
+    const a = tf.layers.conv3d({ name: 'c2', filters: 2, kernelSize: [2, 3, 1], padding: 'valid', activation: 'relu' }).apply(t) as tfl.SymbolicTensor;
+    const b = tf.layers.averagePooling3d({ name: 'p', poolSize: [2, 3, 1], strides: [1, 1, 1], padding: 'valid' }).apply(t) as tfl.SymbolicTensor;
+    t = tf.layers.concatenate({ name: 'cat' }).apply([a, b]) as tfl.SymbolicTensor;
+    t = tf.layers.averagePooling3d({ name: 'p2', poolSize: [2, 2, 2], padding: 'same' }).apply(t) as tfl.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: t });
+    positiveWeights(model, 31);
+    const rand = mulberry32(32);
+    const clip = tf.tensor5d(Float32Array.from({ length: T * H * W * 2 }, () => 0.5 + 0.5 * rand()), [1, T, H, W, 2]);
+    try {
+      const f = receptiveFields(model);
+      expect(timeOf(f.get('c1')!)).toEqual({ size: 3, jump: 2, start: -1, output: 5 });
+      expect(timeOf(f.get('c2')!)).toEqual({ size: 5, jump: 2, start: -1, output: 4 });
+      for (const name of ['c1', 'c2', 'p', 'cat', 'p2']) {
+        for (const pos of clipProbes(f.get(name)!)) {
+          expect(clipSupport(model, name, pos, clip), `${name} ${pos.join(',')}`).toEqual(clipBoxMask(f.get(name)!, pos, [T, H, W]));
+        }
+      }
+      // Image models get no time axis.
+      const image = geometryLayers();
+      expect(timeOf(receptiveFields(image).get('conv')!)).toBeNull();
+      image.dispose();
+    } finally {
+      clip.dispose();
+      model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(start);
+  }, 120_000);
 });

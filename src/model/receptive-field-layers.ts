@@ -5,6 +5,7 @@
 import type { tfl } from './tf.js';
 import { tfl as layersNs } from './tf.js';
 import { applyShift, applyWindow, globalField, inputField, mergeFields, type Pair, type Padding, type ReceptiveField } from './receptive-field-math.js';
+import { applyTimeWindow, globalTime, inputTime, mergeTimes, timeOf, withTime, type TimeField } from './receptive-field-time.js';
 
 export interface FieldWalk {
   fields: Map<string, ReceptiveField>;
@@ -28,6 +29,18 @@ function hwOf(shape: Shape | null | undefined): { hw: Pair | null; spatial: bool
   return { hw: typeof h === 'number' && typeof w === 'number' ? [h, w] : null, spatial: true };
 }
 
+/** Frames T of an NTHWC (rank 5) shape; undefined for other ranks, null when unknown. */
+function framesOf(shape: Shape | null | undefined): number | null | undefined {
+  if (!shape || shape.length !== 5) return undefined;
+  return typeof shape[1] === 'number' ? shape[1] : null;
+}
+
+/** The field of a network input: rank-5 (clip) inputs also get a time axis. */
+function inputFieldOf(shape: Shape | null): ReceptiveField {
+  const frames = framesOf(shape);
+  return withTime(inputField(hwOf(shape).hw), frames === undefined ? null : inputTime(frames));
+}
+
 function outputShape(layer: Layer): Shape | null {
   try {
     const s = layer.outputShape;
@@ -35,6 +48,40 @@ function outputShape(layer: Layer): Shape | null {
   } catch {
     return null;
   }
+}
+
+/** First entry (time) of a 3-D kernel / pool / strides / dilation config value. */
+function first(v: unknown, what: string): number {
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')) return v[0] as number;
+  throw new Error(`unexpected ${what} ${JSON.stringify(v)}`);
+}
+
+/**
+ * The temporal field of a layer (receptive-field-time.ts), given its spatial field: null when the
+ * inputs have no time axis or the layer's output has none and no global field needs one.
+ */
+function layerTime(layer: Layer, inputs: ReceptiveField[], inShape: Shape | null, spatial: ReceptiveField): TimeField | null {
+  const ins = inputs.map(timeOf);
+  if (ins.length === 0 || ins.some((t) => t === null)) return null;
+  const cls = layer.getClassName();
+  const cfg = layer.getConfig() as Record<string, unknown>;
+  const outFrames = framesOf(outputShape(layer));
+  const inFrames = framesOf(inShape);
+  const t = mergeTimes(ins as TimeField[], outFrames ?? null);
+  if (outFrames === undefined) return globalTime(t, inFrames ?? t.output);
+  if (spatial.global) return t.global ? t : globalTime(t, inFrames ?? t.output, outFrames);
+  if (cls === 'Conv3D' || cls === 'MaxPooling3D' || cls === 'AveragePooling3D') {
+    const pooling = cls.includes('Pooling');
+    const kernel = first(pooling ? cfg.poolSize : cfg.kernelSize, 'kernel size');
+    const stride = first(cfg.strides ?? (pooling ? cfg.poolSize : 1), 'strides');
+    const dilation = pooling ? 1 : first(cfg.dilationRate ?? 1, 'dilation rate');
+    return applyTimeWindow(t, { kernel, stride, dilation, padding: cfg.padding as 'same' | 'valid' }, inFrames ?? null, outFrames);
+  }
+  if (typeof inFrames === 'number' && typeof outFrames === 'number' && inFrames !== outFrames) {
+    throw new Error(`${cls} changes the time axis from ${inFrames} to ${outFrames} frames and neurolens does not know its geometry`);
+  }
+  return t;
 }
 
 /** Last two entries of a number or list config value (2-D: [h, w]; 3-D: [t, h, w] -> [h, w]). */
@@ -58,7 +105,7 @@ function beforePair(v: unknown, what: string): Pair {
 const WINDOW_LAYERS = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv3D', 'MaxPooling2D', 'AveragePooling2D', 'MaxPooling3D', 'AveragePooling3D']);
 const UNSUPPORTED = new Set(['Conv2DTranspose', 'Conv3DTranspose', 'UpSampling2D', 'ConvLSTM2D']);
 
-function layerField(layer: Layer, inputs: ReceptiveField[], inShape: Shape | null): ReceptiveField {
+function spatialField(layer: Layer, inputs: ReceptiveField[], inShape: Shape | null): ReceptiveField {
   const cls = layer.getClassName();
   const cfg = layer.getConfig() as Record<string, unknown>;
   const out = hwOf(outputShape(layer));
@@ -87,6 +134,11 @@ function layerField(layer: Layer, inputs: ReceptiveField[], inShape: Shape | nul
   return rf; // per-position layers: activations, batch norm, 1x1 dense on maps, Add, Concatenate
 }
 
+function layerField(layer: Layer, inputs: ReceptiveField[], inShape: Shape | null): ReceptiveField {
+  const spatial = spatialField(layer, inputs, inShape);
+  return withTime(spatial, layerTime(layer, inputs, inShape, spatial));
+}
+
 function inboundOf(layer: Layer): InboundNode | null {
   const nodes = (layer as unknown as { inboundNodes?: InboundNode[] }).inboundNodes;
   return nodes && nodes.length > 0 ? nodes[0]! : null;
@@ -101,7 +153,7 @@ function walk(model: tfl.LayersModel, seed: ReceptiveField | null, prefix: strin
   for (const t of model.inputs) {
     const l = (t as unknown as { sourceLayer: Layer }).sourceLayer;
     if (seed) known.set(l, seed);
-    else if (!known.has(l)) known.set(l, inputField(hwOf(outputShape(l)).hw));
+    else if (!known.has(l)) known.set(l, inputFieldOf(outputShape(l)));
   }
   for (const layer of model.layers) {
     const name = prefix + layer.name;
@@ -109,7 +161,7 @@ function walk(model: tfl.LayersModel, seed: ReceptiveField | null, prefix: strin
     if (layer.getClassName() === 'InputLayer' && known.has(layer)) value = known.get(layer)!;
     else {
       const node = inboundOf(layer);
-      const ins = (node?.inboundLayers ?? []).map((l) => known.get(l) ?? (l.getClassName() === 'InputLayer' ? inputField(hwOf(outputShape(l)).hw) : `${l.name} not reached`));
+      const ins = (node?.inboundLayers ?? []).map((l) => known.get(l) ?? (l.getClassName() === 'InputLayer' ? inputFieldOf(outputShape(l)) : `${l.name} not reached`));
       const blocked = ins.find((x): x is string => typeof x === 'string');
       if (blocked !== undefined) value = blocked.startsWith('after ') ? blocked : `after ${blocked}`;
       else if (layer instanceof layersNs.LayersModel) {

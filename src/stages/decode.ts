@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type ResizeOptions, type Sharp } from 'sharp';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { decodeClips } from '../video/decode-clips.js';
+import { loadClipMiddleFrame } from '../video/sample-frames.js';
 import type { DecodeTask, DecodedBatch, Preprocess, SampleError, Source } from '../sources/types.js';
 
 /** Decoded pixels, 1 (grey) or 3 (RGB) interleaved channels, 8 or 16 bits. */
@@ -186,13 +187,15 @@ export async function decodeBatch(task: DecodeTask, pre: Preprocess): Promise<De
 
 /**
  * The original pixels of one sample as 8-bit grey or RGB (alpha dropped, 16-bit rounded to
- * 8-bit), for mosaics and overlays. Throws NeurolensError('BAD_INPUT') naming the file.
+ * 8-bit), for mosaics and overlays; for a clip, its middle input frame at the video's own size
+ * (src/video/sample-frames.ts). Throws NeurolensError('BAD_INPUT') naming the file.
  */
 export async function loadSampleImage(
   source: Source,
   sampleId: number,
 ): Promise<{ width: number; height: number; channels: 1 | 3; data: Uint8Array }> {
   const task = source.decodeTask(sampleId, sampleId + 1);
+  if (task.kind === 'clips') return loadClipMiddleFrame(source, sampleId);
   let r: Raster;
   if (task.kind === 'pixels') {
     r = pixelRaster(task, 0);
