@@ -26,7 +26,7 @@ import { loadModelDir } from '../model/io.js';
 import { validateModelInput } from '../model/validate.js';
 import { tfc } from '../model/tf.js';
 import { loadSpec, type PipelineSpec } from '../pipeline/spec.js';
-import { openSource } from '../sources/open.js';
+import { openDatasetSource } from '../sources/open.js';
 import { decodeBatch } from '../stages/decode.js';
 import { planShards } from '../stages/source.js';
 import { fsyncDir } from '../storage/atomic.js';
@@ -133,7 +133,7 @@ export async function occlusionMap(o: OcclusionMapOptions): Promise<OcclusionMap
   const { spec, baseDir, store } = await resolveSpec(o.from);
   const pre = spec.model.input;
   const { gridH, gridW } = occlusionGrid(pre.height, pre.width, patch, stride);
-  const source = await openSource(spec.dataset.source, baseDir, { classes: spec.dataset.classes });
+  const source = await openDatasetSource(spec.dataset, spec.model.input, baseDir);
   const size = Math.min(source.size, o.limit ?? Infinity);
   let checkpoints = await listCheckpoints(spec.model.checkpoints, baseDir);
   if (o.step !== undefined) {

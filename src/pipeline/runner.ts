@@ -14,7 +14,7 @@ import { listCheckpoints, type Checkpoint } from '../model/checkpoints.js';
 import { loadModelDir } from '../model/io.js';
 import { resolveLayers } from '../model/layers.js';
 import { validateModelInput } from '../model/validate.js';
-import { openSource } from '../sources/open.js';
+import { openDatasetSource } from '../sources/open.js';
 import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
 import { withNulls } from '../storage/parquet-writer.js';
@@ -26,7 +26,7 @@ import { StepPartials } from '../stages/step-partials.js';
 import { embedProgressPrinter, runEmbedSection } from '../embed/run-section.js';
 import { createPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
-import { extraFrames, sampleShape, type LoadedSpec, type PipelineSpec } from './spec.js';
+import { sampleShape, type LoadedSpec, type PipelineSpec } from './spec.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { streamCheckpoint, type CheckpointTotals } from './stream.js';
 
@@ -123,7 +123,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   const t0 = performance.now();
   const storeDir = path.resolve(opts.store ?? path.resolve(baseDir, spec.store));
   const backend = await setupBackend(opts.backend ?? 'auto');
-  const source = await openSource(spec.dataset.source, baseDir, { classes: spec.dataset.classes, extraFrames: extraFrames(spec) });
+  const source = await openDatasetSource(spec.dataset, spec.model.input, baseDir);
   const size = Math.min(source.size, opts.limit ?? Infinity);
   const checkpoints = await listCheckpoints(opts.checkpoints ?? spec.model.checkpoints, baseDir);
   const { layers, codes } = await preflight(spec, checkpoints);

@@ -136,11 +136,6 @@ export function sampleShape(spec: PipelineSpec): number[] {
   return [src.frames, i.height, i.width, i.channels + motionChannels(i.motion)];
 }
 
-/** Frames a clip reads after its last input frame (the motion of frame t uses frame t + 1). */
-export function extraFrames(spec: PipelineSpec): number {
-  return spec.model.input.motion === 'none' ? 0 : 1;
-}
-
 export async function loadSpec(file: string): Promise<LoadedSpec> {
   const abs = path.resolve(file);
   let text: string;

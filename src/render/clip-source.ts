@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { NeurolensError } from '../errors.js';
-import { openSource } from '../sources/open.js';
+import { openDatasetSource } from '../sources/open.js';
 import type { Preprocess, Source } from '../sources/types.js';
 import { decodeBatch } from '../stages/decode.js';
 import { clipSize, type ClipLayout } from '../video/clip-layout.js';
@@ -32,7 +32,7 @@ export async function openClipRun(storeDir: string, o: { dataset?: string; model
   }
   const pre = run.model.input;
   const motion = pre.motion ?? 'none';
-  const source = await openSource(spec, path.dirname(run.file), { classes: run.dataset.classes, extraFrames: motion === 'none' ? 0 : 1 });
+  const source = await openDatasetSource({ source: spec, classes: run.dataset.classes }, pre, path.dirname(run.file));
   const layout: ClipLayout = { frames: spec.frames, height: pre.height, width: pre.width, appearance: pre.channels, motion, motionScale: pre.motion_scale ?? 1 };
   return { run, source, pre, layout };
 }

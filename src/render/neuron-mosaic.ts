@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { NeurolensError } from '../errors.js';
 import { getQuery, runQuery } from '../queries/registry.js';
-import { openSource } from '../sources/open.js';
+import { openDatasetSource } from '../sources/open.js';
 import type { SourceSpec } from '../sources/spec.js';
 import type { Source } from '../sources/types.js';
 import { loadSampleImage } from '../stages/decode.js';
@@ -56,7 +56,7 @@ export interface NeuronMosaic {
 interface RunSpec {
   file?: string;
   dataset?: { name?: string; source?: SourceSpec; classes?: string[] };
-  model?: { name?: string; input?: { height?: number; width?: number } };
+  model?: { name?: string; input?: { height?: number; width?: number; motion?: string } };
 }
 
 /**
@@ -76,7 +76,7 @@ export async function openRunSource(storeDir: string, dataset: string, model?: s
   if (typeof spec.file !== 'string') {
     throw new NeurolensError('NOT_FOUND', `run ${runId} does not record its spec file, so the relative paths of dataset '${dataset}' cannot be resolved`);
   }
-  const source = await openSource(spec.dataset!.source!, path.dirname(spec.file), { classes: spec.dataset!.classes });
+  const source = await openDatasetSource({ source: spec.dataset!.source!, classes: spec.dataset!.classes }, spec.model?.input, path.dirname(spec.file));
   const h = spec.model?.input?.height;
   const w = spec.model?.input?.width;
   return { source, runId, ...(h && w ? { input: { height: h, width: w } } : {}) };

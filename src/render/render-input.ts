@@ -8,7 +8,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { NeurolensError } from '../errors.js';
-import { openSource } from '../sources/open.js';
+import { openDatasetSource } from '../sources/open.js';
 import type { Preprocess, Source } from '../sources/types.js';
 import { decodeBatch, loadSampleImage } from '../stages/decode.js';
 import type { Image8 } from './canvas.js';
@@ -39,7 +39,7 @@ export async function modelView(img: Image8, pre: Pick<Preprocess, 'height' | 'w
 /** The dataset source a run recorded (relative paths against the spec file's directory). */
 export async function runSource(run: RunSpecRecord): Promise<Source> {
   if (!run.dataset.source) throw new NeurolensError('NOT_FOUND', `run ${run.runId} does not record the source of dataset '${run.dataset.name}'`);
-  return openSource(run.dataset.source, path.dirname(run.file), { classes: run.dataset.classes });
+  return openDatasetSource({ source: run.dataset.source, classes: run.dataset.classes }, run.model.input, path.dirname(run.file));
 }
 
 export function checkSampleId(source: Source, sampleId: number, dataset: string): void {
