@@ -264,7 +264,11 @@ describe('video pipeline', () => {
       expect(rows.length).toBe(expected.get(layer)!.values().next().value!.length);
       for (const r of rows) {
         expect(['silent', want]).toContain(r.driver);
-        if (r.driver !== 'silent') expect(want === 'appearance' ? [r.drop_appearance, r.drop_motion] : [r.drop_motion, r.drop_appearance]).toEqual([1, 0]);
+        if (r.driver === 'silent') continue;
+        // Drops are 1 and 0 up to the float64 rounding of merging shard partials in another order.
+        const [own, other] = want === 'appearance' ? [r.drop_appearance!, r.drop_motion!] : [r.drop_motion!, r.drop_appearance!];
+        expect(own).toBeCloseTo(1, 12);
+        expect(other).toBeCloseTo(0, 12);
       }
       expect(rows.some((r) => r.driver === want)).toBe(true);
     }

@@ -9,12 +9,12 @@ import fs from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clipStarts, framesToRead } from '../src/video/clips.js';
-import { readFrames, selectExpression } from '../src/video/ffmpeg-frames.js';
+import { readFrames, readFramesBatch, selectExpression } from '../src/video/ffmpeg-frames.js';
 import { VideoSource } from '../src/sources/video.js';
 import { decodeClips } from '../src/video/decode-clips.js';
 import type { Preprocess } from '../src/sources/types.js';
 import { isNeurolensError } from '../src/errors.js';
-import { writeMovingSquare } from './fixtures/videos.js';
+import { faststart, writeMovingSquare } from './fixtures/videos.js';
 
 let dir: string;
 const W = 32;
@@ -61,6 +61,24 @@ describe('decoding chosen frames', () => {
     const r = await readFrames(path.join(dir, 'a.mp4'), { frames: want, width: 16, height: 16, fit: 'stretch', fps: null });
     expect(r.failure).toBeNull();
     expect(r.data.map((f) => Buffer.from(f).equals(Buffer.from(all[want[r.data.indexOf(f)]])))).toEqual(want.map(() => true));
+  });
+
+  it('decodes several videos in one ffmpeg process; a broken one fails alone', async () => {
+    await writeMovingSquare(path.join(dir, 'long.mp4'), { width: W, height: H, frames: 150, dx: 0.1, colour: [0, 250, 0], seed: 9 });
+    faststart(path.join(dir, 'long.mp4'), path.join(dir, 'long-fs.mp4'));
+    const bytes = await fs.readFile(path.join(dir, 'long-fs.mp4'));
+    await fs.writeFile(path.join(dir, 'cut.mp4'), bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const req = { frames: [0, 2, 4, 6], width: 16, height: 16, fit: 'stretch' as const, fps: null };
+    const late = { ...req, frames: [140, 141] };
+    const files = ['a.mp4', 'cut.mp4', 'b.mp4'].map((f) => path.join(dir, f));
+    const batch = await readFramesBatch([{ file: files[0], req }, { file: files[1], req: late }, { file: files[2], req }]);
+    const alone = await Promise.all([readFrames(files[0], req), readFrames(files[2], req)]);
+    for (const [k, b] of [batch[0], batch[2]].entries()) {
+      expect(b.failure).toBeNull();
+      expect(b.data.map((f) => Buffer.from(f).toString('base64'))).toEqual(alone[k].data.map((f) => Buffer.from(f).toString('base64')));
+    }
+    expect(batch[1].failure).toMatch(/^corrupt or truncated video data/);
+    expect(batch[1].data.length).toBeLessThan(2);
   });
 
   it('resamples to fps first, and crops the centre for fit cover', async () => {

@@ -13,7 +13,7 @@ import { NeurolensError } from '../errors.js';
 import type { ClipDecodeTask, DecodedBatch, Preprocess, SampleError } from '../sources/types.js';
 import { clipChannels, motionChannels, type ClipLayout } from './clip-layout.js';
 import { framesToRead } from './clips.js';
-import { readFrames } from './ffmpeg-frames.js';
+import { readFramesBatch } from './ffmpeg-frames.js';
 import { OpticalFlow, clipMotion, rgbToLuma } from './flow.js';
 
 /** One OpticalFlow (its scratch buffers) per size, kept for the life of the worker thread. */
@@ -80,16 +80,22 @@ export async function decodeClips(task: ClipDecodeTask, pre: Preprocess): Promis
     if (i > 0 && task.uris[i] === task.uris[i - 1]) groups[groups.length - 1].push(i);
     else groups.push([i]);
   }
-  const one = async (g: number[]) => {
-    const ok = g.filter((i) => {
-      const f = task.failures[i];
-      if (f !== null || task.starts[i] < 0) failed.set(i, { sampleId: task.sampleIds[i], uri: task.uris[i], stage: 'decode', reason: f ?? 'video could not be read' });
-      return f === null && task.starts[i] >= 0;
-    });
-    if (ok.length === 0) return;
-    const plan = { frames: layout.frames, stride: task.stride, extra };
-    const { frames, index } = framesToRead(ok.map((i) => task.starts[i]), plan);
-    const r = await readFrames(task.uris[g[0]], { frames, width: pre.width, height: pre.height, fit: pre.fit, fps: task.fps });
+  // Clips known to fail (unreadable or too short video) get their error now; the others' videos
+  // are decoded together (readFramesBatch: several videos per ffmpeg process).
+  const plan = { frames: layout.frames, stride: task.stride, extra };
+  const jobs = groups
+    .map((g) => {
+      const ok = g.filter((i) => {
+        const f = task.failures[i];
+        if (f !== null || task.starts[i] < 0) failed.set(i, { sampleId: task.sampleIds[i], uri: task.uris[i], stage: 'decode', reason: f ?? 'video could not be read' });
+        return f === null && task.starts[i] >= 0;
+      });
+      return { ok, ...framesToRead(ok.map((i) => task.starts[i]), plan) };
+    })
+    .filter((j) => j.ok.length > 0);
+  const results = await readFramesBatch(jobs.map((j) => ({ file: task.uris[j.ok[0]], req: { frames: j.frames, width: pre.width, height: pre.height, fit: pre.fit, fps: task.fps } })));
+  jobs.forEach(({ ok, frames, index }, g) => {
+    const r = results[g];
     ok.forEach((i, k) => {
       const pos = index[k];
       const last = pos[pos.length - 1];
@@ -100,14 +106,7 @@ export async function decodeClips(task: ClipDecodeTask, pre: Preprocess): Promis
       }
       layoutClip(pos.map((p) => r.data[p]), pre, layout, data, i * per);
     });
-  };
-  // Two ffmpeg processes per decode thread: one decodes while the other's output is laid out.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(2, groups.length) }, async () => {
-      while (next < groups.length) await one(groups[next++]);
-    }),
-  );
+  });
   if (failed.size === 0) return { sampleIds: task.sampleIds.slice(), data, errors: [] };
   const keep = [...Array(n).keys()].filter((i) => !failed.has(i));
   const packed = new Float32Array(keep.length * per);
