@@ -3,7 +3,7 @@
  * pipeline's workers). Two jobs:
  *
  * - 'split': one clip decode task done the way decodeClips does it (src/video/decode-clips.ts),
- *   but one step at a time so each step can be timed: ffmpeg (readFrames per video: wall time,
+ *   but one step at a time so each step can be timed: ffmpeg (readFramesBatch over the task's videos, as decodeClips: wall time,
  *   and the CPU of the ffmpeg children from /proc/self/stat cutime + cstime, so run it alone in
  *   a one-thread pool), then the clip layout without motion (appearance channels only) and with
  *   the spec's motion (appearance + optical flow). Flow time = the difference.
@@ -20,7 +20,7 @@ import type { ClipDecodeTask, Preprocess } from '../src/sources/types.js';
 import { clipChannels, motionChannels } from '../src/video/clip-layout.js';
 import { framesToRead } from '../src/video/clips.js';
 import { clipLayoutOf, layoutClip } from '../src/video/decode-clips.js';
-import { readFrames } from '../src/video/ffmpeg-frames.js';
+import { readFramesBatch } from '../src/video/ffmpeg-frames.js';
 import { workerEntry } from '../src/workers/pool.js';
 
 export type VideoBenchRequest =
@@ -57,21 +57,26 @@ async function split(task: ClipDecodeTask, pre: Preprocess): Promise<SplitResult
   const flatOut = new Float32Array(layout.frames * layout.height * layout.width * clipChannels(flat));
   const r: SplitResult = { clips: 0, frames: 0, ffmpegMs: 0, ffmpegCpuMs: 0, appearanceMs: 0, layoutMs: 0 };
   const n = task.sampleIds.length;
+  // The videos of the task, decoded together as decodeClips does (readFramesBatch).
+  const plan = { frames: layout.frames, stride: task.stride, extra: motionChannels(layout.motion) ? 1 : 0 };
+  const videos: { uri: string; frames: number[]; index: number[][] }[] = [];
   for (let i = 0; i < n; ) {
     let j = i;
     while (j < n && task.uris[j] === task.uris[i]) j++;
-    const starts = Array.from(task.starts.subarray(i, j));
-    const plan = { frames: layout.frames, stride: task.stride, extra: motionChannels(layout.motion) ? 1 : 0 };
-    const { frames, index } = framesToRead(starts, plan);
-    const c0 = childCpuMs();
-    const t0 = performance.now();
-    const got = await readFrames(task.uris[i], { frames, width: pre.width, height: pre.height, fit: pre.fit, fps: task.fps });
-    r.ffmpegMs += performance.now() - t0;
-    r.ffmpegCpuMs += childCpuMs() - c0;
-    if (got.failure || got.data.length < frames.length) throw new Error(`bench video ${task.uris[i]}: ${got.failure ?? 'short read'}`);
-    r.frames += got.data.length;
-    for (const pos of index) {
-      const fr = pos.map((p) => got.data[p]);
+    videos.push({ uri: task.uris[i], ...framesToRead(Array.from(task.starts.subarray(i, j)), plan) });
+    i = j;
+  }
+  const c0 = childCpuMs();
+  const t0 = performance.now();
+  const got = await readFramesBatch(videos.map((v) => ({ file: v.uri, req: { frames: v.frames, width: pre.width, height: pre.height, fit: pre.fit, fps: task.fps } })));
+  r.ffmpegMs += performance.now() - t0;
+  r.ffmpegCpuMs += childCpuMs() - c0;
+  videos.forEach((v, k) => {
+    const g = got[k];
+    if (g.failure || g.data.length < v.frames.length) throw new Error(`bench video ${v.uri}: ${g.failure ?? 'short read'}`);
+    r.frames += g.data.length;
+    for (const pos of v.index) {
+      const fr = pos.map((p) => g.data[p]);
       const t1 = performance.now();
       layoutClip(fr, pre, flat, flatOut, 0);
       const t2 = performance.now();
@@ -80,8 +85,7 @@ async function split(task: ClipDecodeTask, pre: Preprocess): Promise<SplitResult
       r.appearanceMs += t2 - t1;
       r.clips++;
     }
-    i = j;
-  }
+  });
   return r;
 }
 

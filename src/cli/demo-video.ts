@@ -8,6 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { NeurolensError } from '../errors.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from '../model/backend.js';
@@ -35,6 +37,44 @@ export interface VideoDemoOptions {
 async function hasCheckpoints(dir: string): Promise<boolean> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   return names.some((n) => /^ckpt-\d+$/.test(n));
+}
+
+const PICTURES = path.join(ROOT, 'out/video-demo');
+
+/** Runs `neurolens render ...` as a child process (the same code path a user runs). */
+function render(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/neurolens.js'), 'render', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new NeurolensError('INTERNAL', `neurolens render ${args.join(' ')} failed (exit ${code}): ${err.trim()}`))));
+  });
+}
+
+/** The strongest fusion unit's top clips (strips and a GIF), a motion unit's actmax over kappa, Grad-CAM over time of a clip. */
+async function drawPictures(store: string, u: { fusion?: number; motion?: number; sample?: number; say: (s: string) => void }): Promise<string[]> {
+  await fs.mkdir(PICTURES, { recursive: true });
+  const common = ['--store', store];
+  const model = ['--model', MODEL];
+  const jobs: [string, string[]][] = [];
+  if (u.fusion !== undefined) {
+    const f = `fusion-${u.fusion}`;
+    jobs.push([`${f}-top-clips.png`, ['clips', '--layer', 'fusion', '--channel', String(u.fusion), '--k', '6', '--motion', ...common, ...model]]);
+    jobs.push([`${f}-top-clips.gif`, ['clips', '--layer', 'fusion', '--channel', String(u.fusion), '--k', '6', ...common, ...model]]);
+  }
+  if (u.motion !== undefined) jobs.push([`mot_conv3-${u.motion}-actmax-kappa.png`, ['actmax-clip', '--layer', 'mot_conv3', '--channel', String(u.motion), '--kappa', '0,1,10', '--steps', '96', ...common]]);
+  if (u.sample !== undefined && u.fusion !== undefined) {
+    jobs.push([`sample-${u.sample}-gradcam.png`, ['clip-attribution', 'gradcam', '--neuron', `fusion:${u.fusion}`, '--sample', String(u.sample), ...common]]);
+  }
+  const written: string[] = [];
+  for (const [file, args] of jobs) {
+    const out = path.join(PICTURES, file);
+    u.say(`drawing ${path.relative(process.cwd(), out)}`);
+    await render([...args, '--out', out]);
+    written.push(out);
+  }
+  return written;
 }
 
 export async function runVideoDemo(o: VideoDemoOptions): Promise<Record<string, unknown>> {
@@ -86,6 +126,13 @@ export async function runVideoDemo(o: VideoDemoOptions): Promise<Record<string, 
     );
     out.unit = best ? { layer: 'fusion', channel: best.channel } : null;
     if (best) out.top_videos = ((await q('top_k_videos', { layer: 'fusion', channel: best.channel, model: MODEL, step: last, k: 6 })) as Record<string, unknown>[]).map((r) => ({ ...r, uri: path.relative(data, String(r.uri)), label: name(r.label) }));
+    const [mot] = await store.query<{ channel: number }>(
+      `SELECT channel FROM neuron_stats WHERE model = '${MODEL}' AND layer = 'mot_conv3' AND step = ${last} AND NOT dead ORDER BY max DESC LIMIT 1`,
+    );
+    const [clip] = best
+      ? await store.query<{ sample_id: number }>(`SELECT sample_id FROM topk WHERE model = '${MODEL}' AND layer = 'fusion' AND step = ${last} AND channel = ${best.channel} AND rank = 0`)
+      : [];
+    out.pictures = await drawPictures(summary.store, { fusion: best?.channel, motion: mot?.channel, sample: clip?.sample_id, say });
   } finally {
     store.dispose();
   }
@@ -97,6 +144,7 @@ export async function runVideoDemo(o: VideoDemoOptions): Promise<Record<string, 
     show('Most confused classes (confusions):', out.confusions);
     show('Fusion units that separate violin from cello (confusion_neurons):', out.violin_vs_cello);
     if (out.unit) show(`Videos that excite fusion unit ${(out.unit as { channel: number }).channel} most (top_k_videos: max over each video's clips):`, out.top_videos);
+    process.stdout.write(`\nPictures (${path.relative(process.cwd(), PICTURES) || '.'}):\n${(out.pictures as string[]).map((f) => `  ${path.relative(process.cwd(), f)}`).join('\n')}\n`);
     process.stdout.write(`\nAsk your own: neurolens sql --store ${path.relative(process.cwd(), summary.store) || '.'} "SELECT * FROM samples LIMIT 5"\n`);
   }
   return out;
