@@ -28,6 +28,7 @@ import { conv3dBackpropFilterConfig } from './conv3d_backprop_filter.js';
 import { conv3dBackpropInputConfig } from './conv3d_backprop_input.js';
 import { maxPool3dGradConfig } from './max_pool3d_grad.js';
 import { maxPool3dConfig } from './max_pool3d.js';
+import { rankReducingSliceConfig, rankReducingSplitConfigs } from './slice.js';
 
 /** Kernels wasm does not have: added only where missing (a later wasm release keeps its own). */
 const MISSING: tfc.KernelConfig[] = [
@@ -87,4 +88,11 @@ export function registerWasmGradientKernels(): void {
   replace(tfc.Conv3DBackpropInputV2, (native) => (native ? conv3dBackpropInputConfig(native) : undefined));
   replace(tfc.MaxPool3D, () => maxPool3dConfig);
   replace(tfc.MaxPool3DGrad, () => maxPool3dGradConfig);
+  // Rank-5 slices (clips) as rank <= 4 slices of a merged view: wasm's own rank-5 path is per element.
+  const nativeSlice = isOurs(tfc.Slice) ? null : tfc.getKernel(tfc.Slice, 'wasm');
+  replace(tfc.Slice, (native) => (native ? rankReducingSliceConfig(native) : undefined));
+  if (nativeSlice) {
+    const natives = { splitV: tfc.getKernel(tfc.SplitV, 'wasm'), unpack: tfc.getKernel(tfc.Unpack, 'wasm') };
+    for (const config of rankReducingSplitConfigs(nativeSlice, natives)) replace(config.kernelName, () => config);
+  }
 }
