@@ -23,6 +23,7 @@
  * Reproducible: the initial clip and the shifts come from mulberry32(seed) streams.
  */
 import { tfc, type tfl } from '../model/tf.js';
+import { redirectedRelu } from './redirected-relu.js';
 import { NeurolensError } from '../errors.js';
 import { mulberry32 } from '../train/prng.js';
 import { IDENTITY_PREPROCESS, preprocess, type Preprocess } from './actmax-objective.js';
@@ -221,7 +222,7 @@ export async function actmaxClip(model: tfl.LayersModel, o: ClipActmaxOptions): 
         () =>
           tfc.tidy(() => {
             const c = param.build();
-            const act = tfc.sum(obj.score(rollClip(c.input, dt, dy, dx)));
+            const act = tfc.sum(obj.score(rollClip(c.input, dt, dy, dx), redirectedRelu));
             let loss = tfc.neg(tfc.div(act, norm));
             if (c.appearance) loss = tfc.add(loss, regularizer(c.appearance, settings.appearance));
             if (c.motion) loss = tfc.add(loss, regularizer(c.motion, settings.motion));
