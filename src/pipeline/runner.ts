@@ -18,6 +18,7 @@ import { openDatasetSource } from '../sources/open.js';
 import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
 import { withNulls } from '../storage/parquet-writer.js';
+import { planRetention, type LayerRetention } from './retention.js';
 import { motionChannels } from '../video/clip-layout.js';
 import { finalizeStep } from '../stages/finalize.js';
 import { planShards, selectShards } from '../stages/source.js';
@@ -70,6 +71,9 @@ export interface RunSummary {
   seconds: number;
   /** Peak resident set size of the process (all threads) so far, in MiB. */
   peak_rss_mib: number;
+  /** What each tapped layer keeps (spec retention, `auto` decided by the estimate) and the estimated store bytes of the run. */
+  retention: { layer: string; channels: number; mode: LayerRetention['mode']; rate?: number; bytes: number }[];
+  store_estimate_bytes: number;
 }
 
 const require = createRequire(import.meta.url);
@@ -91,8 +95,9 @@ function versions(): Record<string, string> {
  * the requested layers exist, and the input shape fits the preprocessing. Returns the resolved
  * layer names (taps), in model order.
  */
-async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise<{ layers: string[]; codes: string[] }> {
+async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise<{ layers: string[]; codes: string[]; channels: Map<string, number> }> {
   let layers: string[] = [];
+  const channels = new Map<string, number>();
   let codes: string[] = [];
   for (const [i, ck] of checkpoints.entries()) {
     const loaded = await loadModelDir(ck.dir);
@@ -101,6 +106,8 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
       if (i === 0) {
         const inputShape = sampleShape(spec);
         const resolved = resolveLayers(loaded.model, spec.layers, { inputShape });
+        const codeInfo = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }) : [];
+        for (const l of [...resolved, ...codeInfo]) channels.set(l.name, Number(l.outputShape?.at(-1) ?? 0));
         codes = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }).map((l) => l.name) : [];
         // Codes are the mean-pooled statistics of a tapped layer, so code layers are tapped too.
         layers = [...new Set([...resolved.map((l) => l.name), ...codes])];
@@ -115,7 +122,7 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
       loaded.model.dispose();
     }
   }
-  return { layers, codes };
+  return { layers, codes, channels };
 }
 
 export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Promise<RunSummary> {
@@ -126,7 +133,17 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   const source = await openDatasetSource(spec.dataset, spec.model.input, baseDir);
   const size = Math.min(source.size, opts.limit ?? Infinity);
   const checkpoints = await listCheckpoints(opts.checkpoints ?? spec.model.checkpoints, baseDir);
-  const { layers, codes } = await preflight(spec, checkpoints);
+  const { layers, codes, channels } = await preflight(spec, checkpoints);
+  // What each layer keeps, from the store-size estimate; refuses before any write when the disk cannot hold it.
+  const retention = await planRetention(spec.retention, layers.map((layer) => ({ layer, channels: channels.get(layer) ?? 0 })), {
+    samples: opts.shard ? Math.ceil(size / opts.shard.count) : size,
+    checkpoints: checkpoints.length,
+    passes: 1 + spec.ablate.length,
+    shardSize: spec.shard_size,
+    store: path.resolve(opts.store ?? path.resolve(baseDir, spec.store)),
+  });
+  for (const line of retention.lines) log.info({ event: 'retention' }, line);
+  if ((opts.progress ?? 'silent') !== 'silent' && opts.progress !== 'json') for (const line of retention.lines) process.stderr.write(line + '\n');
 
   await mkdir(storeDir, { recursive: true });
   const runId = newRunId();
@@ -140,6 +157,9 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     backend: backend.name,
     timings: {},
     counts: {},
+    // The directories actually read, before the first is: readers (pictures) must not re-resolve
+    // the spec's glob, which `--checkpoints` may have overridden (src/model/run-checkpoint.ts).
+    checkpoints: checkpoints.map((c) => ({ step: c.step, dir: path.resolve(c.dir) })),
   };
   await writeRun(storeDir, record);
   const summary: RunSummary = {
@@ -156,6 +176,8 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     embeddings: [],
     seconds: 0,
     peak_rss_mib: 0,
+    retention: retention.layers.map((l) => ({ layer: l.layer, channels: l.channels, mode: l.retention.mode, ...(l.retention.mode === 'sample' ? { rate: l.retention.rate } : {}), bytes: l.bytes })),
+    store_estimate_bytes: retention.bytes,
   };
 
   const progress = new Progress(opts.progress ?? 'silent');
@@ -190,6 +212,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
             checkpoint: ck,
             spec: vspec,
             zero: variant.zero,
+            retention: Object.fromEntries(retention.layers.map((l) => [l.layer, l.retention])),
             layers,
             codes,
             backend: opts.backend ?? 'auto',

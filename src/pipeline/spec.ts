@@ -6,6 +6,7 @@ import { NeurolensError, errorMessage } from '../errors.js';
 import { SourceSpecSchema } from '../sources/spec.js';
 import { EmbedSectionSchema } from '../embed/section.js';
 import { motionChannels } from '../video/clip-layout.js';
+import { RetentionSchema } from './retention.js';
 
 /** Partition values end up in paths and SQL: keep them to a safe alphabet. */
 const SafeName = z
@@ -64,6 +65,8 @@ export const PipelineSpecSchema = z
      * as model `<name>.no-<stream>` (the stream_drivers query compares them with the full model).
      */
     ablate: z.array(z.enum(['appearance', 'motion'])).default([]),
+    /** Per-layer retention of per-sample rows (src/pipeline/retention.ts). */
+    retention: RetentionSchema,
     predictions: z.boolean().default(true),
     topk: z.number().int().positive().max(1024).default(32),
     shard_size: z.number().int().positive().default(1024),

@@ -18,6 +18,7 @@ import type { Progress, StageCounter } from './progress.js';
 import { BoundedQueue } from './queue.js';
 import { Semaphore } from './semaphore.js';
 import { sampleShape, type PipelineSpec } from './spec.js';
+import type { LayerRetention } from './retention.js';
 
 export interface StreamArgs {
   source: Source;
@@ -26,6 +27,8 @@ export interface StreamArgs {
   spec: PipelineSpec;
   /** Input channels [from, to) set to 0 before the forward pass (stream ablation), or null. */
   zero?: [number, number] | null;
+  /** Per tapped layer: rows, summary or a sample of rows (src/pipeline/retention.ts). */
+  retention: Record<string, LayerRetention>;
   layers: string[];
   codes: string[];
   backend: BackendChoice;
@@ -131,6 +134,7 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
       topk: a.spec.topk,
       eps: a.spec.eps,
       codes: a.codes,
+      retention: a.retention,
     };
     // A completed shard goes to a sink worker (Parquet encoding off the main thread) while the
     // next shard's batches keep arriving; its commit is written here once all its parts are.

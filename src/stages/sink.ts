@@ -11,6 +11,7 @@ import type { SampleError } from '../sources/types.js';
 import type { InferResponse } from '../workers/protocol.js';
 import { floatList, writeTablePart, type PartRecord } from '../storage/index.js';
 import type { ShardPlan } from './source.js';
+import { keepsRow, type LayerRetention } from '../pipeline/retention.js';
 
 export interface SinkConfig {
   store: string;
@@ -21,6 +22,8 @@ export interface SinkConfig {
   eps: number;
   /** Layers whose per-sample mean vector is stored in `codes`. */
   codes: string[];
+  /** Per layer: per-sample rows, none (summary), or a hash sample of rows; absent = rows. */
+  retention?: Record<string, LayerRetention>;
 }
 
 /** One shard's results, handed to a sink worker (typed arrays are transferred). */
@@ -123,7 +126,12 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
       topk.add(b);
     }
     partials.push({ layer, channels, extent, stats: stats.toColumns(), topk: topk.toColumns() });
-    jobs.push(() => writeTablePart(cfg.store, 'activations', part, shard, activationColumns(batches)));
+    const keep = cfg.retention?.[layer] ?? { mode: 'rows' };
+    if (keep.mode !== 'summary') {
+      const cols = activationColumns(batches);
+      const rows = keep.mode === 'sample' ? sampledRows(cols, channels, keep.rate) : cols;
+      jobs.push(() => writeTablePart(cfg.store, 'activations', part, shard, rows));
+    }
     if (codes.has(layer)) jobs.push(() => writeTablePart(cfg.store, 'codes', part, shard, codeColumns(batches)));
     jobs.push(() => writeTablePart(cfg.store, 'neuron_stats_partial', part, shard, neuronStateColumns(stats)));
     jobs.push(() => writeTablePart(cfg.store, 'topk_partial', part, shard, topkColumns(topk, extent)));
@@ -220,6 +228,28 @@ export function activationColumns(batches: LayerBatchStats[]) {
     o += rows;
   }
   return cols;
+}
+
+/** The rows of the samples `keepsRow` selects (whole samples: every channel of a kept sample). */
+function sampledRows(cols: ReturnType<typeof activationColumns>, channels: number, rate: number): ReturnType<typeof activationColumns> {
+  const n = cols.sample_id.length / channels;
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (keepsRow(cols.sample_id[i * channels], rate)) kept.push(i);
+  const pick = <A extends Int32Array | Float32Array>(a: A): A => {
+    const out = new (a.constructor as new (n: number) => A)(kept.length * channels);
+    kept.forEach((i, k) => out.set(a.subarray(i * channels, (i + 1) * channels), k * channels));
+    return out;
+  };
+  return {
+    sample_id: pick(cols.sample_id),
+    channel: pick(cols.channel),
+    max: pick(cols.max),
+    mean: pick(cols.mean),
+    zero_frac: pick(cols.zero_frac),
+    argmax_t: pick(cols.argmax_t),
+    argmax_y: pick(cols.argmax_y),
+    argmax_x: pick(cols.argmax_x),
+  };
 }
 
 /** Codes = the per-sample mean over positions (global average pooling), one FLOAT[C] per sample. */
