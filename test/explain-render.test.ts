@@ -97,7 +97,7 @@ async function readBack(info: Info) {
   return { width: meta.width, height: meta.height, colours: distinct.size, chroma };
 }
 
-describe('renders over the top-left-quadrant model (--model DIR --image FILE)', () => {
+describe('renders over the top-left-quadrant model (--model-dir DIR --image FILE)', () => {
   const methods: [string, string[]][] = [
     ['occlusion', ['--patch', '4', '--stride', '4']],
     ['saliency', []],
@@ -110,7 +110,7 @@ describe('renders over the top-left-quadrant model (--model DIR --image FILE)', 
   for (const [method, extra] of methods) {
     it(`${method} ${extra.join(' ')}: a figure with the heat in the top-left quadrant`, async () => {
       const out = path.join(tmp, `quad-${method}-${extra.join('')}.png`);
-      const info = await render([method, '--model', quadDir, '--image', noisePng, '--class', '0', '--out', out, '--size', '160', ...extra]);
+      const info = await render([method, '--model-dir', quadDir, '--image', noisePng, '--class', '0', '--out', out, '--size', '160', ...extra]);
       const png = await readBack(info);
       expect([png.width, png.height]).toEqual([info.image.width, info.image.height]);
       expect(info.image.overlay.width).toBe(160);
@@ -123,10 +123,10 @@ describe('renders over the top-left-quadrant model (--model DIR --image FILE)', 
   }
 
   it('integrated gradients with an image file as baseline reports its completeness gap', async () => {
-    const info = await render(['integrated-gradients', '--model', quadDir, '--image', noisePng, '--class', '1', '--baseline', noisePng, '--out', path.join(tmp, 'ig-self.png')]);
+    const info = await render(['integrated-gradients', '--model-dir', quadDir, '--image', noisePng, '--class', '1', '--baseline', noisePng, '--out', path.join(tmp, 'ig-self.png')]);
     // Baseline = input: nothing to attribute.
     expect(info.score).toBeCloseTo(Number((info as unknown as { baselineScore: number }).baselineScore), 6);
-    const white = await render(['integrated-gradients', '--model', quadDir, '--image', noisePng, '--class', '1', '--baseline', 'white', '--steps', '60', '--out', path.join(tmp, 'ig-white.png')]);
+    const white = await render(['integrated-gradients', '--model-dir', quadDir, '--image', noisePng, '--class', '1', '--baseline', 'white', '--steps', '60', '--out', path.join(tmp, 'ig-white.png')]);
     expect(white.relativeDelta).toBeLessThan(0.01);
   });
 });
@@ -178,7 +178,7 @@ describe('renders of store samples (--store DIR --sample ID)', () => {
     expect(e.message).toMatch(/exactly one of --class C or --neuron/);
     e = await renderError(['saliency', ...base, '--sample', '0', '--neuron', 'conv1']);
     expect(e.message).toMatch(/expected LAYER:CHANNEL/);
-    e = await renderError(['saliency', '--model', quadDir, '--image', path.join(tmp, 'missing.png'), '--class', '0', '--out', path.join(tmp, 'bad.png')]);
+    e = await renderError(['saliency', '--model-dir', quadDir, '--image', path.join(tmp, 'missing.png'), '--class', '0', '--out', path.join(tmp, 'bad.png')]);
     expect(e).toMatchObject({ code: 'BAD_INPUT' });
     expect(e.message).toMatch(/missing\.png.*file not found/);
     e = await renderError(['saliency', '--store', fx.store, '--step', '7', '--sample', '0', '--class', '0', '--out', path.join(tmp, 'bad.png')]);

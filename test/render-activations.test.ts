@@ -78,7 +78,7 @@ describe('render activations', () => {
   it('--image: an edge detector is bright exactly along the edge; the input tile comes first; no leaked tensors', async () => {
     const start = tf.memory().numTensors;
     const out = path.join(tmp, 'a.png');
-    const info = JSON.parse(await run(['--model', edgeDir, '--image', edgePng, '--layer', 'edges', '--out', out, '--upscale', '2', '--json']));
+    const info = JSON.parse(await run(['--model-dir', edgeDir, '--image', edgePng, '--layer', 'edges', '--out', out, '--upscale', '2', '--json']));
     expect(tf.memory().numTensors).toBe(start);
     expect(info).toMatchObject({ layer: 'edges', shape: [30, 30, 2], deadFrom: 'input', upscale: 2, scale: 'shared', colormap: 'viridis' });
     const img = await readPng(out);
@@ -106,7 +106,7 @@ describe('render activations', () => {
     const big = path.join(tmp, 'big.png');
     const img = new Uint8Array(64 * 96 * 3).map((_, i) => (Math.floor(i / 3) % 96 >= 48 ? 255 : 0));
     await sharp(img, { raw: { width: 96, height: 64, channels: 3 } }).png().toFile(big);
-    const info = JSON.parse(await run(['--model', edgeDir, '--image', big, '--layer', 'edges', '--out', path.join(tmp, 'b.png'), '--json']));
+    const info = JSON.parse(await run(['--model-dir', edgeDir, '--image', big, '--layer', 'edges', '--out', path.join(tmp, 'b.png'), '--json']));
     expect(info.input).toMatchObject({ height: 32, width: 32, channels: 1 });
     expect(info.tiles[0].max).toBeGreaterThan(2);
   });
@@ -162,9 +162,9 @@ describe('render activations', () => {
     await expect(run(['--store', fx.store, '--sample', '99', '--layer', 'conv1', '--out', out])).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/sample 99 is not in dataset 'edges' \(sample ids 0..11\)/) });
     await expect(run(['--store', fx.store, '--sample', '1', '--layer', 'conv9', '--out', out])).rejects.toThrow(/'conv9' is not in the model; did you mean: conv1/);
     await expect(run(['--store', fx.store, '--sample', '1', '--layer', 'fc', '--out', out])).rejects.toMatchObject({ code: 'BAD_SPEC', message: expect.stringMatching(/'fc' \(Dense\) has no spatial maps/) });
-    await expect(run(['--model', edgeDir, '--sample', '1', '--layer', 'edges', '--out', out])).rejects.toThrow(/--sample needs --store/);
-    await expect(run(['--model', edgeDir, '--layer', 'edges', '--out', out])).rejects.toThrow(/exactly one input/);
-    await expect(run(['--model', edgeDir, '--image', path.join(tmp, 'missing.png'), '--layer', 'edges', '--out', out])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/missing.png: file not found/) });
+    await expect(run(['--model-dir', edgeDir, '--sample', '1', '--layer', 'edges', '--out', out])).rejects.toThrow(/--sample needs --store/);
+    await expect(run(['--model-dir', edgeDir, '--layer', 'edges', '--out', out])).rejects.toThrow(/exactly one input/);
+    await expect(run(['--model-dir', edgeDir, '--image', path.join(tmp, 'missing.png'), '--layer', 'edges', '--out', out])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/missing.png: file not found/) });
     await expect(fs.stat(out)).rejects.toThrow();
     expect(tf.memory().numTensors).toBe(start);
   });

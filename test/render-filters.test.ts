@@ -147,7 +147,7 @@ describe('render filters CLI', () => {
   it('writes the PNG and JSON; tensors are all released', async () => {
     const start = tf.memory().numTensors;
     const out = path.join(tmp, 'f.png');
-    const info = JSON.parse(await run(['--model', dir, '--layer', 'conv1', '--out', out, '--upscale', '4', '--columns', '1', '--json', '--backend', 'wasm']));
+    const info = JSON.parse(await run(['--model-dir', dir, '--layer', 'conv1', '--out', out, '--upscale', '4', '--columns', '1', '--json', '--backend', 'wasm']));
     expect(info).toMatchObject({ layer: 'conv1', kind: 'Conv2D', filters: 3, inChannels: 3, columns: 1, upscale: 4 });
     const img = await readPng(out);
     expect([img.width, img.height]).toEqual([info.width, info.height]);
@@ -158,8 +158,16 @@ describe('render filters CLI', () => {
   });
 
   it('unknown layer: close names; a dense layer: no kernel', async () => {
-    await expect(run(['--model', dir, '--layer', 'conv2', '--out', path.join(tmp, 'x.png')])).rejects.toThrow(/'conv2' is not in the model; did you mean: conv1/);
-    await expect(run(['--model', dir, '--layer', 'fc', '--out', path.join(tmp, 'x.png')])).rejects.toMatchObject({ code: 'BAD_SPEC', message: expect.stringMatching(/no convolution kernel/) });
+    await expect(run(['--model-dir', dir, '--layer', 'conv2', '--out', path.join(tmp, 'x.png')])).rejects.toThrow(/'conv2' is not in the model; did you mean: conv1/);
+    await expect(run(['--model-dir', dir, '--layer', 'fc', '--out', path.join(tmp, 'x.png')])).rejects.toMatchObject({ code: 'BAD_SPEC', message: expect.stringMatching(/no convolution kernel/) });
     await expect(fs.stat(path.join(tmp, 'x.png'))).rejects.toThrow();
+  });
+
+  it('--model DIR (its old meaning here) is refused: --model is a store model name, the directory goes to --model-dir', async () => {
+    await expect(run(['--model', dir, '--layer', 'conv1', '--out', path.join(tmp, 'y.png')])).rejects.toMatchObject({
+      code: 'BAD_SPEC',
+      message: `--model ${dir}: --model is a model name in the store; use --model-dir ${dir}`,
+    });
+    await expect(fs.stat(path.join(tmp, 'y.png'))).rejects.toThrow();
   });
 });

@@ -175,3 +175,76 @@ describe('receptive-field mosaic', () => {
     await expect(run(['--store', fx.store, '--layer', 'conv2', '--channel', '0', '--out', path.join(tmp, 'x.png')])).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/'conv2' has no statistics .* did you mean: conv1/) });
   });
 });
+
+describe('the checkpoints a run read (run --checkpoints elsewhere than the spec glob)', () => {
+  const mosaic = async (args: string[]) => {
+    const chunks: string[] = [];
+    const program = new Command().exitOverride();
+    registerRenderMosaic(program.command('render'), { write: (c) => chunks.push(String(c)), isTTY: true });
+    await program.parseAsync(['node', 'neurolens', 'render', 'mosaic', '--backend', 'wasm', ...args]);
+    return chunks.join('');
+  };
+  const runFiles = async (store: string) => (await fs.readdir(path.join(store, 'runs'))).filter((f) => f.endsWith('.json')).sort();
+
+  it('render mosaic finds the recorded directories without --model-dir; old records fall back to the glob the run used; a gone directory is NOT_FOUND', async () => {
+    const moved = await makePipelineFixture(path.join(tmp, 'moved'), 16);
+    // The spec says ckpts/ckpt-*; the checkpoints live elsewhere and the run is told with --checkpoints.
+    const elsewhere = path.join(tmp, 'elsewhere');
+    await fs.rename(path.join(moved.dir, 'ckpts'), elsewhere);
+    const glob = path.join(elsewhere, 'ckpt-*');
+    const summary = await runPipeline(await loadSpec(moved.specFile), { workers: 1, backend: 'wasm', checkpoints: glob });
+    expect(summary.status).toBe('succeeded');
+    const [file] = await runFiles(moved.store);
+    const record = JSON.parse(await fs.readFile(path.join(moved.store, 'runs', file!), 'utf8'));
+    expect(record.checkpoints).toEqual([
+      { step: 0, dir: path.join(elsewhere, 'ckpt-000000') },
+      { step: 100, dir: path.join(elsewhere, 'ckpt-000100') },
+    ]);
+
+    const out = path.join(tmp, 'moved.png');
+    const args = ['--store', moved.store, '--layer', 'conv1', '--channel', '0', '--k', '4', '--out', out, '--json'];
+    const info = JSON.parse(await mosaic(args));
+    expect(info).toMatchObject({ crop: 'rf', model: 'edge-net', step: 100, modelDir: path.join(elsewhere, 'ckpt-000100') });
+    expect(JSON.parse(await mosaic([...args, '--step', '0']))).toMatchObject({ step: 0, modelDir: path.join(elsewhere, 'ckpt-000000') });
+
+    // A later run over one checkpoint: a step only the earlier run read is found there.
+    expect((await runPipeline(await loadSpec(moved.specFile), { workers: 1, backend: 'wasm', checkpoints: path.join(elsewhere, 'ckpt-000100') })).status).toBe('succeeded');
+    expect(await runFiles(moved.store)).toHaveLength(2);
+    expect(JSON.parse(await mosaic([...args, '--step', '0']))).toMatchObject({ step: 0, modelDir: path.join(elsewhere, 'ckpt-000000') });
+
+    // Records written before the list existed: the glob the run used (--checkpoints, kept in spec.options).
+    for (const f of await runFiles(moved.store)) {
+      const p = path.join(moved.store, 'runs', f);
+      const r = JSON.parse(await fs.readFile(p, 'utf8'));
+      delete r.checkpoints;
+      await fs.writeFile(p, JSON.stringify(r));
+    }
+    expect(JSON.parse(await mosaic([...args, '--step', '0']))).toMatchObject({ step: 0, modelDir: path.join(elsewhere, 'ckpt-000000') });
+
+    // The recorded directory is gone: NOT_FOUND naming the step, the directory and the run.
+    const third = await runPipeline(await loadSpec(moved.specFile), { workers: 1, backend: 'wasm', checkpoints: glob });
+    await fs.rename(elsewhere, `${elsewhere}-gone`);
+    try {
+      const e = await mosaic(args).catch((err: unknown) => err);
+      expect(e).toMatchObject({ code: 'NOT_FOUND' });
+      const msg = (e as Error).message;
+      expect(msg).toContain('step 100');
+      expect(msg).toContain(path.join(elsewhere, 'ckpt-000100'));
+      expect(msg).toContain(third.run_id);
+      expect(msg).toContain('--model-dir');
+      // --model-dir still works.
+      expect(JSON.parse(await mosaic([...args, '--model-dir', path.join(`${elsewhere}-gone`, 'ckpt-000100')]))).toMatchObject({ step: 100 });
+    } finally {
+      await fs.rename(`${elsewhere}-gone`, elsewhere);
+    }
+  }, 180_000);
+
+  it('--model takes a model name: a directory or a path is refused with BAD_SPEC naming --model-dir', async () => {
+    const dir = path.join(fx.dir, 'ckpts', 'ckpt-000100');
+    const base = ['--store', fx.store, '--layer', 'conv1', '--channel', '0', '--out', path.join(tmp, 'm.png')];
+    await expect(mosaic([...base, '--model', dir])).rejects.toMatchObject({ code: 'BAD_SPEC', message: `--model ${dir}: --model is a model name in the store; use --model-dir ${dir}` });
+    await expect(mosaic([...base, '--model', 'ckpts/missing'])).rejects.toMatchObject({ code: 'BAD_SPEC', message: expect.stringContaining('use --model-dir ckpts/missing') });
+    expect(JSON.parse(await mosaic([...base, '--model', 'edge-net', '--json']))).toMatchObject({ model: 'edge-net' });
+  });
+});
+

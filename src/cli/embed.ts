@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
 import { EMBED_METHODS, embedLayer, embedProgressPrinter, type EmbedMethod } from '../embed/run-section.js';
 import { Store } from '../storage/store.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import type { OutputSink } from './write-output.js';
 
 interface EmbedCliOptions {
@@ -53,7 +53,7 @@ export function registerEmbed(program: Command, sink: OutputSink = process.stdou
     .option('--iterations <n>', 'optimisation iterations (t-SNE, UMAP epochs)', intOption('--iterations'))
     .option('--store <dir>', 'store directory', 'store')
     .option('--dataset <name>', 'dataset (when the store holds several)')
-    .option('--model <name>', 'model (when the store holds several)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--backend <name>', `tfjs backend for the kNN products: ${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--json', 'print the result as JSON (NDJSON progress on stderr)')
     .action(async (o: EmbedCliOptions) => {

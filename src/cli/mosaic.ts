@@ -6,7 +6,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { neuronMosaic } from '../render/neuron-mosaic.js';
 import { Store } from '../storage/store.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 function parseGrid(v: string): { height: number; width: number } {
@@ -41,7 +41,7 @@ export function registerMosaic(program: Command, sink: OutputSink = process.stdo
     .option('--store <dir>', 'store directory', 'store')
     .option('--k <n>', 'samples to show', intOption('--k'), 16)
     .option('--dataset <name>', 'dataset (when the store holds several)')
-    .option('--model <name>', 'model (when the store holds several)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--tile <px>', 'side of each image tile in pixels', intOption('--tile', 16), 160)
     .option('--columns <n>', 'tiles per row (default: square grid)', intOption('--columns'))
     .option('--grid <HxW>', "the layer's output grid, when it cannot be inferred", parseGrid)

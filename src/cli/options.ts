@@ -1,4 +1,7 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
+import { NeurolensError } from '../errors.js';
 
 /** Commander parser for a positive integer option, with the option named in the error. */
 export function intOption(name: string, min = 1) {
@@ -17,3 +20,24 @@ export function parseShardOption(v: string): { index: number; count: number } {
   if (!m || count < 1 || index >= count) throw new InvalidArgumentError(`--shard: expected i/N with 0 <= i < N (e.g. 0/4), got '${v}'`);
   return { index, count };
 }
+
+/**
+ * `--model NAME`: always a model name in the store (the `model` partition; spec names are letters,
+ * digits, '.', '_', '-'). A TF.js model directory is `--model-dir DIR`; a value that is an
+ * existing directory or a path is refused with the flag to use instead, so the old meaning of
+ * `--model DIR` in some render commands cannot silently select nothing.
+ */
+export function modelNameOption(v: string): string {
+  let isDir = false;
+  try {
+    isDir = statSync(v).isDirectory();
+  } catch {
+    // not a path on disk: a name
+  }
+  if (isDir || v.includes('/') || v.includes(path.sep)) {
+    throw new NeurolensError('BAD_SPEC', `--model ${v}: --model is a model name in the store; use --model-dir ${v}`);
+  }
+  return v;
+}
+
+export const MODEL_NAME_HELP = 'model name in the store (when it holds several); a TF.js model directory is --model-dir';

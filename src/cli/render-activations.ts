@@ -1,6 +1,6 @@
 /**
- * `neurolens render activations (--sample ID --store DIR | --image FILE) (--model DIR | --store DIR
- * [--step S]) --layer L --out F.png`: one input's feature maps of a layer as a grid
+ * `neurolens render activations (--sample ID --store DIR | --image FILE) (--model-dir DIR | --store DIR
+ * [--step S] [--model NAME]) --layer L --out F.png`: one input's feature maps of a layer as a grid
  * (src/render/activation-figure.ts), dead channels marked.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -8,7 +8,7 @@ import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/back
 import { activationFigure } from '../render/activation-figure.js';
 import type { MapScale } from '../render/activations.js';
 import { COLORMAP_NAMES, isColormapName, type ColormapName } from '../render/colormap.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 interface ActivationsCliOptions {
@@ -17,6 +17,7 @@ interface ActivationsCliOptions {
   sample?: number;
   image?: string;
   store?: string;
+  modelDir?: string;
   model?: string;
   step?: number;
   dataset?: string;
@@ -68,7 +69,8 @@ export function registerActivations(render: Command, sink: OutputSink = process.
     .option('--sample <id>', 'sample id of the store run dataset (needs --store)', intOption('--sample', 0))
     .option('--image <file>', 'an image file, resized to the model input')
     .option('--store <dir>', 'store: the newest run gives the checkpoints, dataset and input preprocessing; its neuron_stats give dead channels')
-    .option('--model <dir>', 'TF.js model directory (default: the --store run checkpoint at --step)')
+    .option('--model-dir <dir>', 'TF.js model directory (default: the --store run checkpoint at --step)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--step <n>', 'checkpoint step with --store (default: the latest)', intOption('--step', 0))
     .option('--dataset <name>', 'dataset of the store (when it holds several)')
     .option('--scale <how>', 'colour scale: shared (one range for all maps) | per-map', parseScale, 'shared')
@@ -85,7 +87,8 @@ export function registerActivations(render: Command, sink: OutputSink = process.
       await setupBackend(o.backend);
       const f = await activationFigure({
         layer: o.layer,
-        modelDir: o.model,
+        modelDir: o.modelDir,
+        model: o.model,
         store: o.store,
         step: o.step,
         dataset: o.dataset,

@@ -18,7 +18,7 @@ import { openActmaxSource } from '../explain/actmax-source.js';
 import { actmaxClipPng, objectiveValue } from '../render/actmax-clip-figure.js';
 import { findRunSpec } from '../render/run-model.js';
 import { writeFileAtomic } from '../storage/atomic.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import type { OutputSink } from './write-output.js';
 
 type Stream = 'appearance' | 'motion' | 'both';
@@ -36,6 +36,7 @@ interface ActmaxClipCliOptions {
   jitter?: number;
   store?: string;
   modelDir?: string;
+  model?: string;
   step?: number;
   dataset?: string;
   cell: number;
@@ -66,7 +67,7 @@ function lrOption(v: string): number {
 /** The clip layout the store's run recorded (appearance channels, motion scale), when there is one. */
 async function runLayout(o: ActmaxClipCliOptions): Promise<{ appearance?: number; motionScale: number }> {
   if (!o.store) return { motionScale: 1 };
-  const run = await findRunSpec(o.store, { dataset: o.dataset });
+  const run = await findRunSpec(o.store, { dataset: o.dataset, model: o.model });
   return { appearance: run.model.input.channels, motionScale: run.model.input.motion_scale ?? 1 };
 }
 
@@ -96,6 +97,7 @@ export function registerActmaxClip(render: Command, sink: OutputSink = process.s
     .option('--jitter <px>', 'largest random shift per step', intOption('--jitter', 0))
     .option('--store <dir>', 'store: checkpoint and preprocessing from its newest run, normalisation by the unit max in neuron_stats')
     .option('--model-dir <dir>', 'TF.js LayersModel directory (default: the --store run checkpoint at --step)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--step <n>', 'checkpoint step of the store run (default: the latest)', intOption('--step', 0))
     .option('--dataset <name>', 'dataset of the store (when it holds several)')
     .option('--cell <px>', 'longest side of a frame cell', intOption('--cell', 8), 64)
@@ -105,7 +107,7 @@ export function registerActmaxClip(render: Command, sink: OutputSink = process.s
       if (!o.store && !o.modelDir) throw new NeurolensError('BAD_SPEC', 'give --store DIR (with --step S) or --model-dir DIR');
       await setupBackend(o.backend);
       const layout = await runLayout(o);
-      const src = await openActmaxSource({ modelDir: o.modelDir, store: o.store, step: o.step, dataset: o.dataset, layer: o.layer, channel: o.channel });
+      const src = await openActmaxSource({ modelDir: o.modelDir, model: o.model, store: o.store, step: o.step, dataset: o.dataset, layer: o.layer, channel: o.channel });
       let run: Awaited<ReturnType<typeof optimize>>;
       try {
         if (src.loaded.kind !== 'layers') throw new NeurolensError('BAD_MODEL', `${src.loaded.dir}: actmax-clip needs a LayersModel (a GraphModel cannot be re-run layer by layer)`);

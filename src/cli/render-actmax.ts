@@ -1,5 +1,5 @@
 /**
- * `neurolens render actmax --layer L --channel C (--model DIR | --store DIR [--step S]) --out F.png`:
+ * `neurolens render actmax --layer L --channel C (--model-dir DIR | --store DIR [--step S] [--model NAME]) --out F.png`:
  * the image that maximizes one unit (src/explain/actmax*.ts), written as F.png plus F.png.json
  * (settings, seed, activations raw / normalized / of noise).
  */
@@ -10,7 +10,7 @@ import { renderActmax } from '../explain/actmax-render.js';
 import { ACTMAX_DEFAULTS, type ActmaxSettings } from '../explain/actmax-settings.js';
 import { PARAM_KINDS, type ParamKind } from '../explain/actmax-param.js';
 import { writeFileAtomic } from '../storage/atomic.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import type { OutputSink } from './write-output.js';
 
 function numberOption(name: string, ok: (v: number) => boolean = () => true, what = 'a number') {
@@ -45,6 +45,7 @@ function parseParam(v: string): ParamKind {
 interface ActmaxCliOptions extends Omit<ActmaxSettings, 'decorrelate'> {
   layer: string;
   channel: number;
+  modelDir?: string;
   model?: string;
   store?: string;
   step?: number;
@@ -70,9 +71,10 @@ export function registerActmax(render: Command, sink: OutputSink = process.stdou
     .requiredOption('--layer <name>', 'layer name')
     .requiredOption('--channel <n>', 'channel (neuron) index', intOption('--channel', 0))
     .requiredOption('--out <file>', 'PNG file to write (settings and activations go to <file>.json)')
-    .option('--model <dir>', 'TF.js model directory (default: the --store run checkpoint at --step)')
+    .option('--model-dir <dir>', 'TF.js model directory (default: the --store run checkpoint at --step)')
     .option('--store <dir>', 'store: input preprocessing from its newest run, normalization by the unit max in neuron_stats')
-    .option('--step <n>', 'checkpoint step (default: the latest checkpoint, or the --model step)', intOption('--step', 0))
+    .option('--step <n>', 'checkpoint step (default: the latest checkpoint, or the --model-dir step)', intOption('--step', 0))
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--dataset <name>', 'dataset whose statistics normalize (when the store holds several)')
     .option('--param <kind>', `image parameterization: ${PARAM_KINDS.join('|')}`, parseParam, d.param)
     .option('--steps <n>', 'Adam steps', intOption('--steps'), d.steps)
@@ -100,7 +102,8 @@ export function registerActmax(render: Command, sink: OutputSink = process.stdou
       const { png, sidecar } = await renderActmax({
         layer: o.layer,
         channel: o.channel,
-        modelDir: o.model,
+        modelDir: o.modelDir,
+        model: o.model,
         store: o.store,
         step: o.step,
         dataset: o.dataset,

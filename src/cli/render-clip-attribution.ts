@@ -20,7 +20,7 @@ import { clipPictures } from '../render/clip-frames.js';
 import { clipInput, clipLabel, openClipRun } from '../render/clip-source.js';
 import { clipStripPng } from '../render/clip-strip.js';
 import { openRenderModel } from '../render/run-model.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { pictureKind } from './render-clips.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
@@ -36,6 +36,7 @@ interface ClipAttributionCliOptions {
   step?: number;
   dataset?: string;
   modelDir?: string;
+  model?: string;
   layer?: string;
   motion?: boolean;
   out: string;
@@ -66,7 +67,7 @@ async function run(method: Method, o: ClipAttributionCliOptions, sink: OutputSin
   await setupBackend(o.backend);
   const c = await openClipRun(o.store, { dataset: o.dataset });
   const clip = await clipInput(c, o.sample);
-  const m = await openRenderModel({ store: o.store, step: o.step, dataset: o.dataset, modelDir: o.modelDir });
+  const m = await openRenderModel({ store: o.store, step: o.step, dataset: o.dataset, modelDir: o.modelDir, model: o.model });
   let explained: { items: ReturnType<typeof gradCamItems>; summary: Record<string, unknown> };
   try {
     if (m.loaded.kind !== 'layers') throw new NeurolensError('BAD_MODEL', `${m.loaded.dir}: clip attribution needs a LayersModel (a GraphModel cannot be re-run layer by layer)`);
@@ -134,6 +135,7 @@ export function registerClipAttribution(render: Command, sink: OutputSink = proc
     .option('--step <n>', 'checkpoint step of the store run (default: the latest)', intOption('--step', 0))
     .option('--dataset <name>', 'dataset of the store (when it holds several)')
     .option('--model-dir <dir>', 'TF.js LayersModel directory (default: the store run checkpoint)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--cell <px>', 'longest side of a frame cell', intOption('--cell', 8))
     .option('--fps <n>', 'animations: frames per second', intOption('--fps'), 4)
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join('|')}`, 'auto')

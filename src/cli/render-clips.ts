@@ -12,7 +12,7 @@ import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/back
 import { animateClips, animationFormat } from '../render/animation.js';
 import { clipTopk, clipTopkStripPng } from '../render/clip-topk.js';
 import { Store } from '../storage/store.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 interface RenderClipsCliOptions {
@@ -50,7 +50,7 @@ export function registerRenderClips(render: Command, sink: OutputSink = process.
     .option('--store <dir>', 'store directory', 'store')
     .option('--k <n>', 'clips to show', intOption('--k'), 8)
     .option('--dataset <name>', 'dataset (when the store holds several)')
-    .option('--model <name>', 'model name (when the store holds several)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--model-dir <dir>', "model directory for the receptive field (default: the run's checkpoint at the step)")
     .option('--motion', 'PNG: add a row with each clip\'s motion channels (flow colours); GIF/MP4: play the motion instead of the frames')
     .option('--cell <px>', 'longest side of a frame cell (default 64 in strips, 128 in animations)', intOption('--cell', 8))

@@ -13,7 +13,7 @@ import { loadImageInput, loadSampleInput, openExplainModel } from '../explain/in
 import { baselineFor } from '../explain/integrated-gradients.js';
 import { OCCLUSION_DEFAULTS } from '../explain/occlusion.js';
 import { parseNeuron, type ClassScore, type NeuronReduce, type Target } from '../explain/target.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 function numberOption(name: string, ok: (v: number) => boolean = () => true, what = 'a number') {
@@ -43,6 +43,7 @@ interface CommonOptions {
   reduce?: NeuronReduce;
   sample?: number;
   image?: string;
+  modelDir?: string;
   model?: string;
   step?: number;
   store?: string;
@@ -76,7 +77,8 @@ function common(cmd: Command): Command {
     .option('--sample <id>', 'sample id of the store run dataset (needs --store)', intOption('--sample', 0))
     .option('--image <file>', 'image file, resized to the model input')
     .option('--store <dir>', 'store: model checkpoint, preprocessing and samples from its newest run')
-    .option('--model <dir>', 'TF.js LayersModel directory (default: the store run checkpoint)')
+    .option('--model-dir <dir>', 'TF.js LayersModel directory (default: the store run checkpoint)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--step <n>', 'checkpoint step of the store run (default: the latest)', intOption('--step', 0))
     .option('--dataset <name>', 'dataset of the store (when it holds several)')
     .requiredOption('--out <file>', 'PNG file to write')
@@ -114,7 +116,7 @@ async function run(method: MethodName, o: CommonOptions, sink: OutputSink): Prom
   if ((o.sample === undefined) === (o.image === undefined)) throw new NeurolensError('BAD_SPEC', 'give exactly one of --sample ID (with --store) or --image FILE');
   if (o.sample !== undefined && !o.store) throw new NeurolensError('BAD_SPEC', '--sample needs --store DIR');
   await setupBackend(o.backend);
-  const m = await openExplainModel({ modelDir: o.model, store: o.store, step: o.step, dataset: o.dataset });
+  const m = await openExplainModel({ modelDir: o.modelDir, model: o.model, store: o.store, step: o.step, dataset: o.dataset });
   try {
     const input = o.sample !== undefined ? await loadSampleInput(o.store!, m, o.sample, o.dataset) : await loadImageInput(o.image!, m);
     const mo = methodOptions(method, o);

@@ -1,5 +1,5 @@
 /**
- * `neurolens render filters --model DIR --layer conv1 --out F.png`: a conv layer's weights as a
+ * `neurolens render filters (--model-dir DIR | --store DIR [--step S] [--model NAME]) --layer conv1 --out F.png`: a conv layer's weights as a
  * grid of small images (src/render/filters.ts), one per filter, normalised per filter.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -7,10 +7,11 @@ import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/back
 import { filterWeights } from '../render/filter-weights.js';
 import { renderFilters, type FilterNorm } from '../render/filters.js';
 import { openRenderModel } from '../render/run-model.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 interface FiltersCliOptions {
+  modelDir?: string;
   model?: string;
   store?: string;
   step?: number;
@@ -34,8 +35,9 @@ export function registerFilters(render: Command, sink: OutputSink = process.stdo
     .description("draw a conv layer's filters as a grid of small images (RGB for 3-channel inputs, one grey tile per input channel otherwise)")
     .requiredOption('--layer <name>', 'conv layer (or graph node) name')
     .requiredOption('--out <file>', 'PNG file to write')
-    .option('--model <dir>', 'TF.js model directory')
+    .option('--model-dir <dir>', 'TF.js model directory')
     .option('--store <dir>', 'store whose newest run names the checkpoints (with --step)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--step <n>', 'checkpoint step with --store (default: the latest)', intOption('--step', 0))
     .option('--upscale <n>', 'pixels per weight (default: tiles of about 32 px)', intOption('--upscale'))
     .option('--columns <n>', 'filters per row (default: a square-ish picture)', intOption('--columns'))
@@ -44,7 +46,7 @@ export function registerFilters(render: Command, sink: OutputSink = process.stdo
     .option('--json', 'print what was drawn as JSON')
     .action(async (o: FiltersCliOptions) => {
       await setupBackend(o.backend);
-      const { loaded, step } = await openRenderModel({ modelDir: o.model, store: o.store, step: o.step });
+      const { loaded, step } = await openRenderModel({ modelDir: o.modelDir, store: o.store, step: o.step, model: o.model });
       try {
         const w = filterWeights(loaded.model, o.layer);
         const stepText = step === null ? '' : ` step ${step}`;

@@ -10,7 +10,7 @@ import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/back
 import { neuronMosaic } from '../render/neuron-mosaic.js';
 import { rfMosaic } from '../render/rf-mosaic.js';
 import { Store } from '../storage/store.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 type CropMode = 'rf' | 'cell';
@@ -49,7 +49,7 @@ export function registerRenderMosaic(render: Command, sink: OutputSink = process
     .option('--store <dir>', 'store directory', 'store')
     .option('--k <n>', 'samples to show', intOption('--k'), 16)
     .option('--dataset <name>', 'dataset (when the store holds several)')
-    .option('--model <name>', 'model name (when the store holds several)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--model-dir <dir>', "model directory for the receptive field (default: the run's checkpoint at the step)")
     .option('--tile <px>', 'side of each image tile in pixels', intOption('--tile', 16), 160)
     .option('--columns <n>', 'tiles per row (default: square grid)', intOption('--columns'))

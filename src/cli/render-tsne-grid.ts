@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { renderScatter } from '../render/scatter.js';
 import { renderTsneGrid, type LayoutSelection } from '../render/tsne-grid.js';
 import { Store } from '../storage/store.js';
-import { intOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
 interface LayoutCliOptions {
@@ -31,7 +31,7 @@ function layoutOptions(cmd: Command): Command {
     .option('--step <n>', 'checkpoint step (default: the latest with an embedding)', intOption('--step', 0))
     .option('--store <dir>', 'store directory', 'store')
     .option('--dataset <name>', 'dataset (when the store holds several)')
-    .option('--model <name>', 'model (when the store holds several)')
+    .option('--model <name>', MODEL_NAME_HELP, modelNameOption)
     .option('--json', 'print what was drawn as JSON');
 }
 

@@ -1,9 +1,10 @@
 /**
  * Where activation maximization gets its model, input preprocessing and normalization from:
- * - `--model DIR`: a TF.js model directory; preprocessing from flags (default: the model sees
+ * - `--model-dir DIR`: a TF.js model directory; preprocessing from flags (default: the model sees
  *   [0, 1]).
- * - `--store DIR` (with `--step S`, default the latest checkpoint): the newest run record of the
- *   store names the checkpoint glob, the input preprocessing (`model.input` scale/mean/std, as
+ * - `--store DIR` (with `--step S`, default the latest checkpoint; `--model NAME` when the store
+ *   holds several models): the newest run record of the store names the checkpoint directories
+ *   it read (src/model/run-checkpoint.ts), the input preprocessing (`model.input` scale/mean/std, as
  *   the pipeline applied it) and the model name; the unit's dataset maximum is read from
  *   `neuron_stats` (max over all samples and positions, at that step). Both flags together: the
  *   given directory, with the store's preprocessing and statistics.
@@ -12,8 +13,8 @@
  */
 import path from 'node:path';
 import { NeurolensError } from '../errors.js';
-import { listCheckpoints } from '../model/checkpoints.js';
 import { loadModelDir, type LoadedModel } from '../model/io.js';
+import { runCheckpointDir } from '../model/run-checkpoint.js';
 import { listRunIds, readRun } from '../storage/runs.js';
 import { Store } from '../storage/store.js';
 import { IDENTITY_PREPROCESS, type Preprocess } from './actmax-objective.js';
@@ -24,6 +25,8 @@ export interface ActmaxSourceOptions {
   step?: number;
   /** Dataset whose statistics normalize (needed when the store holds several for the unit). */
   dataset?: string;
+  /** Model name in the store (when it holds several). */
+  model?: string;
   layer: string;
   channel: number;
   /** Preprocessing flags; any field given overrides the store's. */
@@ -57,26 +60,15 @@ interface RunSpecLike {
   model?: { name?: string; checkpoints?: string; input?: { height?: number; width?: number; scale?: number; mean?: number[]; std?: number[] } };
 }
 
-/** Newest run record of the store that describes a model (optionally over `dataset`). */
-async function newestRun(storeDir: string, dataset?: string): Promise<{ runId: string; spec: RunSpecLike }> {
+/** Newest run record of the store that describes a model (optionally named `model`, over `dataset`). */
+async function newestRun(storeDir: string, dataset?: string, model?: string): Promise<{ runId: string; spec: RunSpecLike }> {
   for (const id of (await listRunIds(storeDir)).reverse()) {
     const spec = (await readRun(storeDir, id)).spec as RunSpecLike | undefined;
-    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset)) continue;
+    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset) || (model !== undefined && spec.model.name !== model)) continue;
     return { runId: id, spec };
   }
-  const which = dataset === undefined ? '' : ` over dataset '${dataset}'`;
-  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes a model${which}; run a pipeline first or give --model DIR`);
-}
-
-async function checkpointDir(runId: string, spec: RunSpecLike, step: number | undefined): Promise<string> {
-  if (typeof spec.file !== 'string' || typeof spec.model?.checkpoints !== 'string') {
-    throw new NeurolensError('NOT_FOUND', `run ${runId} does not record its spec file and checkpoints; give --model DIR`);
-  }
-  const ckpts = await listCheckpoints(spec.model.checkpoints, path.dirname(spec.file));
-  if (step === undefined) return ckpts[ckpts.length - 1]!.dir;
-  const hit = ckpts.find((c) => c.step === step);
-  if (!hit) throw new NeurolensError('NOT_FOUND', `--step ${step}: no checkpoint of '${spec.model.checkpoints}' has that step (steps: ${ckpts.map((c) => c.step).join(', ')})`);
-  return hit.dir;
+  const which = `${model === undefined ? ' a model' : ` model '${model}'`}${dataset === undefined ? '' : ` over dataset '${dataset}'`}`;
+  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes${which}; run a pipeline first or give --model-dir DIR`);
 }
 
 /** The unit's max over the dataset from neuron_stats, or null with the reason. */
@@ -109,9 +101,9 @@ async function datasetMax(storeDir: string, model: string, step: number | null, 
 
 /** Loads the model and reads what actmax needs from the store; the caller disposes `loaded.model`. */
 export async function openActmaxSource(o: ActmaxSourceOptions): Promise<ActmaxSource> {
-  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model DIR or --store DIR (with --step S)');
-  const run = o.store ? await newestRun(o.store, o.dataset) : null;
-  const dir = o.modelDir ?? (await checkpointDir(run!.runId, run!.spec, o.step));
+  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model-dir DIR or --store DIR (with --step S)');
+  const run = o.store ? await newestRun(o.store, o.dataset, o.model) : null;
+  const dir = o.modelDir ?? (await runCheckpointDir(o.store!, run!.runId, o.step)).dir;
   const loaded = await loadModelDir(dir);
   try {
     const step = o.step ?? loaded.step;

@@ -1,9 +1,10 @@
 /**
  * Where an explanation gets its model and its one input from.
  *
- * Model: `--model DIR`, or the checkpoint of the store's run (`--store DIR [--step S]`, default
- * the latest step): the newest run record (of `--dataset`, when given) names the checkpoint glob
- * (relative to its spec file), the input preprocessing and the dataset source.
+ * Model: `--model-dir DIR`, or the checkpoint of the store's run (`--store DIR [--step S]`, default
+ * the latest step): the newest run record (of `--dataset` / `--model NAME`, when given) names the
+ * checkpoint directories it read (src/model/run-checkpoint.ts), the input preprocessing and the
+ * dataset source.
  * Input: `--sample ID` (needs `--store`): the sample as the pipeline fed it (the same decode
  * and preprocessing code, src/stages/decode.ts), or `--image FILE`: decoded and resized to the
  * model input with sharp, preprocessed as the store's run did (without a store: pixels / 255).
@@ -12,8 +13,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NeurolensError, errorMessage } from '../errors.js';
-import { listCheckpoints } from '../model/checkpoints.js';
 import { loadModelDir } from '../model/io.js';
+import { runCheckpointDir } from '../model/run-checkpoint.js';
 import { validateModelInput } from '../model/validate.js';
 import type { tfl } from '../model/tf.js';
 import type { Image8 } from '../render/canvas.js';
@@ -28,6 +29,8 @@ export interface ExplainModelOptions {
   store?: string;
   step?: number;
   dataset?: string;
+  /** Model name in the store (when it holds several). */
+  model?: string;
 }
 
 interface RunSpecLike {
@@ -40,7 +43,7 @@ export interface ExplainModel {
   model: tfl.LayersModel;
   dir: string;
   step: number | null;
-  /** The model name of the store's run (null with --model and no store). */
+  /** The model name of the store's run (null with --model-dir and no store). */
   name: string | null;
   pre: Preprocess;
   /** Dataset of the run (for --sample). */
@@ -50,35 +53,23 @@ export interface ExplainModel {
   dispose(): void;
 }
 
-/** Newest run record of a store with a model (and the dataset, when given). */
-export async function newestModelRun(store: string, dataset?: string): Promise<{ runId: string; spec: RunSpecLike }> {
+/** Newest run record of a store with a model (of that name, and over the dataset, when given). */
+export async function newestModelRun(store: string, dataset?: string, model?: string): Promise<{ runId: string; spec: RunSpecLike }> {
   for (const id of (await listRunIds(store)).reverse()) {
     const spec = (await readRun(store, id)).spec as RunSpecLike | undefined;
-    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset)) continue;
+    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset) || (model !== undefined && spec.model.name !== model)) continue;
     return { runId: id, spec };
   }
-  const which = dataset === undefined ? '' : ` over dataset '${dataset}'`;
-  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(store, 'runs')} describes a model${which}; run a pipeline first, or give --model DIR and --image FILE`);
-}
-
-/** The checkpoint directory of a run at `step` (default: the latest). */
-export async function runCheckpoint(runId: string, spec: RunSpecLike, step?: number): Promise<{ dir: string; step: number }> {
-  if (typeof spec.file !== 'string' || typeof spec.model?.checkpoints !== 'string') {
-    throw new NeurolensError('NOT_FOUND', `run ${runId} does not record its spec file and checkpoints; give --model DIR`);
-  }
-  const ckpts = await listCheckpoints(spec.model.checkpoints, path.dirname(spec.file));
-  if (step === undefined) return ckpts[ckpts.length - 1]!;
-  const hit = ckpts.find((c) => c.step === step);
-  if (!hit) throw new NeurolensError('NOT_FOUND', `--step ${step}: no checkpoint of '${spec.model.checkpoints}' has that step (steps: ${ckpts.map((c) => c.step).join(', ')})`);
-  return hit;
+  const which = `${model === undefined ? ' a model' : ` model '${model}'`}${dataset === undefined ? '' : ` over dataset '${dataset}'`}`;
+  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(store, 'runs')} describes${which}; run a pipeline first, or give --model-dir DIR and --image FILE`);
 }
 
 /** Loads the model (LayersModel) and the preprocessing; the caller disposes. */
 export async function openExplainModel(o: ExplainModelOptions): Promise<ExplainModel> {
-  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model DIR or --store DIR (with --step S)');
-  if (o.modelDir && o.step !== undefined) throw new NeurolensError('BAD_SPEC', '--step picks a checkpoint of the store run; it cannot be combined with --model DIR');
-  const run = o.store ? await newestModelRun(o.store, o.dataset) : null;
-  const dir = o.modelDir ?? (await runCheckpoint(run!.runId, run!.spec, o.step)).dir;
+  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model-dir DIR or --store DIR (with --step S)');
+  if (o.modelDir && o.step !== undefined) throw new NeurolensError('BAD_SPEC', '--step picks a checkpoint of the store run; it cannot be combined with --model-dir DIR');
+  const run = o.store ? await newestModelRun(o.store, o.dataset, o.model) : null;
+  const dir = o.modelDir ?? (await runCheckpointDir(o.store!, run!.runId, o.step)).dir;
   const loaded = await loadModelDir(dir);
   if (loaded.kind !== 'layers') {
     loaded.model.dispose();

@@ -4,8 +4,8 @@
  * table `occlusion` (schemas.ts) partitioned by dataset / model / step.
  *
  * Input: a pipeline spec file, or a store directory (its newest run record names the spec: the
- * dataset source, the checkpoint glob and the preprocessing, exactly as the pipeline fed the
- * model). The score is the class probability (the model output; see target.ts).
+ * dataset source, the checkpoint directories the run read and the preprocessing, exactly as the
+ * pipeline fed the model). The score is the class probability (the model output; see target.ts).
  *
  * Work is done per shard (the pipeline's shards: spec shard_size, batch_size). Each shard and
  * class is one part file, written atomically (temp name, fsync, rename) under a deterministic
@@ -22,6 +22,7 @@ import path from 'node:path';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { listCheckpoints } from '../model/checkpoints.js';
+import { recordedCheckpoints, type RecordedCheckpoint } from '../model/run-checkpoint.js';
 import { loadModelDir } from '../model/io.js';
 import { validateModelInput } from '../model/validate.js';
 import { tfc } from '../model/tf.js';
@@ -75,6 +76,8 @@ interface Resolved {
   spec: PipelineSpec;
   baseDir: string;
   store: string;
+  /** From a store: the checkpoints its run read (null: a spec file, or a record older than the list). */
+  run: { runId: string; checkpoints: RecordedCheckpoint[] | null } | null;
 }
 
 /** The spec (and store) from a spec file or a store's newest run record. */
@@ -83,12 +86,13 @@ async function resolveSpec(from: string): Promise<Resolved> {
   if (!st) throw new NeurolensError('NOT_FOUND', `${from}: no such pipeline spec file or store directory`);
   if (st.isFile()) {
     const loaded = await loadSpec(from);
-    return { spec: loaded.spec, baseDir: loaded.baseDir, store: path.resolve(loaded.baseDir, loaded.spec.store) };
+    return { spec: loaded.spec, baseDir: loaded.baseDir, store: path.resolve(loaded.baseDir, loaded.spec.store), run: null };
   }
   for (const id of (await listRunIds(from)).reverse()) {
-    const spec = (await readRun(from, id)).spec as (PipelineSpec & { file?: string }) | undefined;
+    const record = await readRun(from, id);
+    const spec = record.spec as (PipelineSpec & { file?: string }) | undefined;
     if (!spec?.model?.checkpoints || !spec.dataset?.source || typeof spec.file !== 'string') continue;
-    return { spec, baseDir: path.dirname(spec.file), store: path.resolve(from) };
+    return { spec, baseDir: path.dirname(spec.file), store: path.resolve(from), run: { runId: id, checkpoints: recordedCheckpoints(record) } };
   }
   throw new NeurolensError('NOT_FOUND', `store ${from} has no run record naming a dataset source and checkpoints; give the pipeline spec file instead`);
 }
@@ -130,15 +134,27 @@ export async function occlusionMap(o: OcclusionMapOptions): Promise<OcclusionMap
   const classes = [...new Set(o.classes)].sort((a, b) => a - b);
   if (classes.length === 0) throw new NeurolensError('BAD_SPEC', 'give at least one --class');
   if (!Number.isFinite(fill)) throw new NeurolensError('BAD_SPEC', `--fill must be a number, got ${fill}`);
-  const { spec, baseDir, store } = await resolveSpec(o.from);
+  const { spec, baseDir, store, run } = await resolveSpec(o.from);
   const pre = spec.model.input;
   const { gridH, gridW } = occlusionGrid(pre.height, pre.width, patch, stride);
   const source = await openDatasetSource(spec.dataset, spec.model.input, baseDir);
   const size = Math.min(source.size, o.limit ?? Infinity);
-  let checkpoints = await listCheckpoints(spec.model.checkpoints, baseDir);
+  // From a store, the checkpoint directories its run read (the spec glob may have been overridden
+  // by `run --checkpoints`); from a spec file (or an old record), the spec's glob.
+  // (An old record without the list: the glob the run used, `--checkpoints` first.)
+  const glob = (run && (spec as { options?: { checkpoints?: unknown } }).options?.checkpoints) || spec.model.checkpoints;
+  let checkpoints: { step: number; dir: string }[] = run?.checkpoints ?? (await listCheckpoints(String(glob), baseDir));
+  const what = run?.checkpoints ? `run ${run.runId}` : `'${String(glob)}'`;
   if (o.step !== undefined) {
     checkpoints = checkpoints.filter((c) => c.step === o.step);
-    if (checkpoints.length === 0) throw new NeurolensError('NOT_FOUND', `--step ${o.step}: no checkpoint of '${spec.model.checkpoints}' has that step`);
+    if (checkpoints.length === 0) throw new NeurolensError('NOT_FOUND', `--step ${o.step}: no checkpoint of ${what} has that step`);
+  }
+  if (run?.checkpoints) {
+    for (const c of checkpoints) {
+      if (!(await stat(c.dir).catch(() => null))?.isDirectory()) {
+        throw new NeurolensError('NOT_FOUND', `step ${c.step}: run ${run.runId} read checkpoint directory ${c.dir}, which no longer exists; give the pipeline spec file with its checkpoints instead`);
+      }
+    }
   }
   const shards = planShards(size, spec.shard_size, spec.batch_size);
   const summary: OcclusionMapSummary = { store, dataset: spec.dataset.name, model: spec.model.name, classes, patch, stride, fill, grid: [gridH, gridW], samples: size, steps: [] };

@@ -1,21 +1,24 @@
 /**
  * The model a render uses and how its inputs are prepared, from a store's run record or from
- * flags: `--model DIR` (preprocessing from flags, default: the model sees pixels / 255 at its
- * declared input size), or `--store DIR [--step S]` (the newest run record names the checkpoint
- * glob, the dataset and the input preprocessing exactly as the pipeline applied it:
- * src/pipeline/spec.ts `model.input`). Both: the given directory with the store's preprocessing.
+ * flags: `--model-dir DIR` (preprocessing from flags, default: the model sees pixels / 255 at its
+ * declared input size), or `--store DIR [--step S] [--model NAME]` (the newest run record names
+ * the checkpoint directories it read, the dataset and the input preprocessing exactly as the
+ * pipeline applied it: src/pipeline/spec.ts `model.input`). Both: the given directory with the
+ * store's preprocessing.
  */
 import path from 'node:path';
 import { NeurolensError } from '../errors.js';
-import { listCheckpoints } from '../model/checkpoints.js';
 import { loadModelDir, type LoadedModel } from '../model/io.js';
 import { modelInputShape, shapeText } from '../model/layers.js';
+import { runCheckpointDir } from '../model/run-checkpoint.js';
 import type { SourceSpec } from '../sources/spec.js';
 import type { Preprocess } from '../sources/types.js';
 import { listRunIds, readRun } from '../storage/runs.js';
 
 export interface RunSpecRecord {
   runId: string;
+  /** The store holding the record (absolute). */
+  store: string;
   /** Absolute path of the spec file (relative paths in the spec resolve against its directory). */
   file: string;
   dataset: { name: string; source?: SourceSpec; classes?: string[] };
@@ -35,20 +38,19 @@ export async function findRunSpec(storeDir: string, o: { dataset?: string; model
     if (!s?.model?.name || !s.dataset?.name || typeof s.file !== 'string' || !s.model.checkpoints || !s.model.input) continue;
     if (o.dataset !== undefined && s.dataset.name !== o.dataset) continue;
     if (o.model !== undefined && s.model.name !== o.model) continue;
-    return { runId: id, file: s.file, dataset: s.dataset as RunSpecRecord['dataset'], model: s.model as RunSpecRecord['model'] };
+    return { runId: id, store: path.resolve(storeDir), file: s.file, dataset: s.dataset as RunSpecRecord['dataset'], model: s.model as RunSpecRecord['model'] };
   }
   const which = [o.dataset && `dataset '${o.dataset}'`, o.model && `model '${o.model}'`].filter(Boolean).join(' and ');
-  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes ${which || 'a model with its spec file'}; run a pipeline first or give --model DIR`);
+  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes ${which || 'a model with its spec file'}; run a pipeline first or give --model-dir DIR`);
 }
 
-/** The checkpoint directory of `step` (default: the latest) of the run's checkpoint series. */
+/**
+ * The checkpoint directory of `step` (default: the latest) that the run read: the directories its
+ * record lists (src/model/run-checkpoint.ts), the spec glob only for records older than that list.
+ */
 export async function runCheckpoint(run: RunSpecRecord, step?: number): Promise<{ dir: string; step: number }> {
-  const ckpts = await listCheckpoints(run.model.checkpoints, path.dirname(run.file));
-  if (ckpts.length === 0) throw new NeurolensError('NOT_FOUND', `run ${run.runId}: checkpoints '${run.model.checkpoints}' match no model directory`);
-  if (step === undefined) return ckpts[ckpts.length - 1]!;
-  const hit = ckpts.find((c) => c.step === step);
-  if (!hit) throw new NeurolensError('NOT_FOUND', `--step ${step}: no checkpoint of '${run.model.checkpoints}' has that step (steps: ${ckpts.map((c) => c.step).join(', ')})`);
-  return hit;
+  const c = await runCheckpointDir(run.store, run.runId, step);
+  return { dir: c.dir, step: c.step };
 }
 
 export interface RenderModelOptions {
@@ -80,7 +82,7 @@ function defaultPreprocess(loaded: LoadedModel): Preprocess {
 
 /** Loads the model (the caller disposes `loaded.model`) and settles its input preprocessing. */
 export async function openRenderModel(o: RenderModelOptions): Promise<RenderModel> {
-  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model DIR or --store DIR (with --step S)');
+  if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model-dir DIR or --store DIR (with --step S)');
   const run = o.store ? await findRunSpec(o.store, { dataset: o.dataset, model: o.model }) : null;
   const ckpt = o.modelDir ? null : await runCheckpoint(run!, o.step);
   const loaded = await loadModelDir(o.modelDir ?? ckpt!.dir);

@@ -29,6 +29,12 @@ export interface RunRecord {
   counts?: Record<string, number>;
   /** Message of the error that ended a failed run. */
   error?: string;
+  /**
+   * The checkpoint directories the run reads (absolute), written with the first record: pictures
+   * find the model a step's statistics came from here, whatever glob selected it
+   * (src/model/run-checkpoint.ts). Absent from records written before it existed.
+   */
+  checkpoints?: { step: number; dir: string }[];
 }
 
 const RUN_ID = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
