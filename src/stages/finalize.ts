@@ -5,10 +5,10 @@
  * exact and order-independent (src/stats), which is why static sharding and BullMQ workers on
  * other machines give the same answer as one machine.
  */
-import { NeuronStats, TopK } from '../stats/index.js';
+import { ClassStats, MaxSketch, NeuronStats, TopK } from '../stats/index.js';
 import { NeurolensError } from '../errors.js';
 import { bools, committedShards, writeFinalPart, type Store } from '../storage/index.js';
-import { toI64 } from './sink.js';
+import { classStateColumns, sketchColumns, toI64 } from './sink.js';
 import type { StepPartials } from './step-partials.js';
 
 export interface FinalizeKey {
@@ -37,7 +37,7 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     await Promise.all(
       layers.map(async ([layer, m]) => {
         const [, H, W] = m.extent;
-        const dead = await writeLayerFinal(store.dir, { ...key, layer }, m.stats, m.topk, H, W);
+        const dead = await writeLayerFinal(store.dir, { ...key, layer }, m, H, W);
         out.layers.push({ layer, shards: known.shards.size, channels: m.channels, dead });
       }),
     );
@@ -128,15 +128,76 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       top = top ? top.merge(part) : part;
       i = j;
     }
-    const dead = await writeLayerFinal(store.dir, lp, merged!, top ?? new TopK({ channels, k: opts.topk, layer }), H, W);
+    const classes = await mergeShards(store, 'class_stats_partial', lp, 'channel, label', (d) =>
+      ClassStats.fromColumns(
+        { channel: d.channel, label: d.label, count: d.count, mean: d.mean, m2: d.m2, sum_max: d.sum_max, max: d.max, active_count: d.active_count },
+        { channels, eps: opts.eps, layer },
+      ),
+    );
+    const sketch = await mergeShards(store, 'max_sketch_partial', lp, 'channel, sign, key', (d) =>
+      MaxSketch.fromColumns({ channel: d.channel, sign: d.sign, key: d.key, count: d.count, min: d.min, max: d.max }, undefined, layer),
+    );
+    const [rate] = await store.query<{ r: number | null }>(`SELECT any_value(rows_rate) AS r FROM neuron_stats_partial WHERE ${where} AND layer = $layer`, lp);
+    const all = {
+      stats: merged!,
+      topk: top ?? new TopK({ channels, k: opts.topk, layer }),
+      classes: classes ?? new ClassStats({ channels, eps: opts.eps, layer }),
+      sketch: sketch ?? new MaxSketch({ channels, layer }),
+      rowsRate: rate?.r ?? 1,
+    };
+    const dead = await writeLayerFinal(store.dir, lp, all, H, W);
     out.layers.push({ layer, shards, channels, dead });
   }
   await store.refresh();
   return out;
 }
 
-/** Writes one layer's `neuron_stats` and `topk` parts; returns its dead-channel count. */
-async function writeLayerFinal(dir: string, lp: FinalizeKey & { layer: string }, merged: NeuronStats, top: TopK, H: number, W: number): Promise<number> {
+/**
+ * Restores each committed shard's partial of `table` (ordered by shard, then `order`) with `make`
+ * and merges them in shard order; null when the layer has no rows there (a store written before
+ * the table existed).
+ */
+async function mergeShards<S extends { merge(o: S): S }>(
+  store: Store,
+  table: string,
+  lp: FinalizeKey & { layer: string },
+  order: string,
+  make: (cols: Record<string, Float64Array | Int32Array>) => S,
+): Promise<S | null> {
+  const r = await store.queryColumns(
+    `SELECT * EXCLUDE (dataset, model, step, layer) FROM ${table} WHERE dataset = $dataset AND model = $model AND step = $step AND layer = $layer ORDER BY shard, ${order}`,
+    { dataset: lp.dataset, model: lp.model, step: lp.step, layer: lp.layer },
+  );
+  const shard = r.data.shard as number[];
+  let merged: S | null = null;
+  for (let i = 0; i < r.rowCount; ) {
+    let j = i;
+    while (j < r.rowCount && shard[j] === shard[i]) j++;
+    const cols: Record<string, Float64Array | Int32Array> = {};
+    for (const c of r.columns) {
+      if (c.name === 'shard') continue;
+      const v = r.data[c.name].slice(i, j).map(Number);
+      cols[c.name] = c.type === 'INTEGER' ? Int32Array.from(v) : Float64Array.from(v);
+    }
+    const part = make(cols);
+    merged = merged ? merged.merge(part) : part;
+    i = j;
+  }
+  return merged;
+}
+
+interface LayerFinal {
+  stats: NeuronStats;
+  topk: TopK;
+  classes: ClassStats;
+  sketch: MaxSketch;
+  rowsRate: number;
+}
+
+/** Writes one layer's `neuron_stats`, `topk`, `class_stats` and `max_sketch` parts; returns its dead-channel count. */
+async function writeLayerFinal(dir: string, lp: FinalizeKey & { layer: string }, m: LayerFinal, H: number, W: number): Promise<number> {
+  const merged = m.stats;
+  const top = m.topk;
   const r = merged.result();
   const state = merged.toColumns();
   const c = top.toColumns();
@@ -165,7 +226,10 @@ async function writeLayerFinal(dir: string, lp: FinalizeKey & { layer: string },
       m2: state.m2,
       zero_count: toI64(state.zero_count),
       active_count: toI64(state.active_count),
+      rows_rate: new Float64Array(r.channel.length).fill(m.rowsRate),
     }),
+    writeFinalPart(dir, 'class_stats', lp, classStateColumns(m.classes.toColumns())),
+    writeFinalPart(dir, 'max_sketch', lp, sketchColumns(m.sketch.toColumns())),
     writeFinalPart(dir, 'topk', lp, { channel: c.channel, rank: c.rank, value: c.value, sample_id: c.sample_id, argmax_t: t, argmax_y: y, argmax_x: x }),
   ]);
   return r.dead.filter(Boolean).length;

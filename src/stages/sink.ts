@@ -6,7 +6,7 @@
  * runs off the main thread and overlaps the next shard's inference. Rows are ordered by sample
  * id whatever the order batches arrived in, so a resumed run writes byte-identical parts.
  */
-import { NeuronStats, TopK, unflattenArgmax, type LayerBatchStats, type NeuronStatsColumns, type TopKColumns } from '../stats/index.js';
+import { ClassStats, MaxSketch, NeuronStats, TopK, unflattenArgmax, type ClassStatsColumns, type LayerBatchStats, type MaxSketchColumns, type NeuronStatsColumns, type TopKColumns } from '../stats/index.js';
 import type { SampleError } from '../sources/types.js';
 import type { InferResponse } from '../workers/protocol.js';
 import { floatList, writeTablePart, type PartRecord } from '../storage/index.js';
@@ -46,6 +46,10 @@ export interface LayerPartial {
   stats: NeuronStatsColumns;
   /** Argmax flattened over `extent`. */
   topk: TopKColumns;
+  classes: ClassStatsColumns;
+  sketch: MaxSketchColumns;
+  /** Share of samples with per-sample rows (1 rows, 0 summary, else sampled). */
+  rowsRate: number;
 }
 
 export interface SinkResponse {
@@ -121,19 +125,28 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
     const extent = batches[0].extent;
     const stats = new NeuronStats({ channels, eps: cfg.eps, layer });
     const topk = new TopK({ channels, k: cfg.topk, layer });
+    const classes = new ClassStats({ channels, eps: cfg.eps, layer });
+    const sketch = new MaxSketch({ channels, layer });
     for (const b of batches) {
       stats.add(b);
       topk.add(b);
+      classes.add(b, Int32Array.from(b.sampleIds, (id) => req.labels[id - req.labelStart] ?? -1));
+      sketch.add(b);
     }
-    partials.push({ layer, channels, extent, stats: stats.toColumns(), topk: topk.toColumns() });
     const keep = cfg.retention?.[layer] ?? { mode: 'rows' };
+    const rowsRate = keep.mode === 'rows' ? 1 : keep.mode === 'summary' ? 0 : keep.rate;
+    const cc = classes.toColumns();
+    const sc = sketch.toColumns();
+    partials.push({ layer, channels, extent, stats: stats.toColumns(), topk: topk.toColumns(), classes: cc, sketch: sc, rowsRate });
     if (keep.mode !== 'summary') {
       const cols = activationColumns(batches);
       const rows = keep.mode === 'sample' ? sampledRows(cols, channels, keep.rate) : cols;
       jobs.push(() => writeTablePart(cfg.store, 'activations', part, shard, rows));
     }
     if (codes.has(layer)) jobs.push(() => writeTablePart(cfg.store, 'codes', part, shard, codeColumns(batches)));
-    jobs.push(() => writeTablePart(cfg.store, 'neuron_stats_partial', part, shard, neuronStateColumns(stats)));
+    jobs.push(() => writeTablePart(cfg.store, 'neuron_stats_partial', part, shard, { ...neuronStateColumns(stats), rows_rate: new Float64Array(channels).fill(rowsRate) }));
+    jobs.push(() => writeTablePart(cfg.store, 'class_stats_partial', part, shard, classStateColumns(cc)));
+    jobs.push(() => writeTablePart(cfg.store, 'max_sketch_partial', part, shard, sketchColumns(sc)));
     jobs.push(() => writeTablePart(cfg.store, 'topk_partial', part, shard, topkColumns(topk, extent)));
   }
   const samples = results.reduce((n, r) => n + r.sampleIds.length, 0);
@@ -283,6 +296,14 @@ export function neuronStateColumns(s: NeuronStats) {
     zero_count: toI64(c.zero_count),
     active_count: toI64(c.active_count),
   };
+}
+
+export function classStateColumns(c: ClassStatsColumns) {
+  return { channel: c.channel, label: c.label, count: toI64(c.count), mean: c.mean, m2: c.m2, sum_max: c.sum_max, max: c.max, active_count: toI64(c.active_count) };
+}
+
+export function sketchColumns(c: MaxSketchColumns) {
+  return { channel: c.channel, sign: c.sign, key: c.key, count: toI64(c.count), min: c.min, max: c.max };
 }
 
 export function topkColumns(t: TopK, extent: [number, number, number]) {

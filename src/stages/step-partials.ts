@@ -5,7 +5,7 @@
  * files back (the merge is exact and order-independent, src/stats, so the result is the same).
  */
 import { NeurolensError } from '../errors.js';
-import { NeuronStats, TopK } from '../stats/index.js';
+import { ClassStats, MaxSketch, NeuronStats, TopK } from '../stats/index.js';
 import type { SinkResponse } from './sink.js';
 
 export interface LayerMerge {
@@ -14,6 +14,10 @@ export interface LayerMerge {
   extent: [number, number, number];
   stats: NeuronStats;
   topk: TopK;
+  classes: ClassStats;
+  sketch: MaxSketch;
+  /** Share of samples with per-sample rows (the layer's retention). */
+  rowsRate: number;
 }
 
 export class StepPartials {
@@ -31,9 +35,11 @@ export class StepPartials {
     for (const p of resp.partials) {
       const stats = NeuronStats.fromColumns(p.stats, this.eps, p.layer);
       const topk = TopK.fromColumns(p.topk, p.channels, this.k, p.layer);
+      const classes = ClassStats.fromColumns(p.classes, { channels: p.channels, eps: this.eps, layer: p.layer });
+      const sketch = MaxSketch.fromColumns(p.sketch, undefined, p.layer);
       const have = this.layers.get(p.layer);
       if (!have) {
-        this.layers.set(p.layer, { channels: p.channels, extent: p.extent, stats, topk });
+        this.layers.set(p.layer, { channels: p.channels, extent: p.extent, stats, topk, classes, sketch, rowsRate: p.rowsRate });
         continue;
       }
       if (have.channels !== p.channels || have.extent.join() !== p.extent.join()) {
@@ -41,6 +47,8 @@ export class StepPartials {
       }
       have.stats.merge(stats);
       have.topk.merge(topk);
+      have.classes.merge(classes);
+      have.sketch.merge(sketch);
     }
   }
 

@@ -50,6 +50,10 @@ export const TABLE_NAMES = [
   'embeddings',
   'errors',
   'occlusion',
+  'class_stats',
+  'class_stats_partial',
+  'max_sketch',
+  'max_sketch_partial',
 ] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
@@ -83,6 +87,22 @@ const NEURON_STATE = [
 ];
 
 const TOPK = [i32('channel'), i32('rank'), f32('value'), i32('sample_id'), ...ARGMAX];
+
+/**
+ * Per (neuron, class) over the samples of that class (src/stats/class-stats.ts): count, Chan et
+ * al. mean and M2 of the per-sample MEAN activation, sum and max of the per-sample MAX, samples
+ * whose max > eps. Class selectivity and confusion neurons read these, for every layer.
+ */
+const CLASS_STATE = [i32('channel'), i32('label'), i64('count'), f64('mean'), f64('m2'), f64('sum_max'), f32('max'), i64('active_count')];
+
+/**
+ * DDSketch buckets of the per-sample MAX of every neuron (src/stats/max-sketch.ts): sign -1 / 0
+ * (zero count, key 0) / +1, key, count; min/max exact per channel (repeated on its rows).
+ */
+const SKETCH = [i32('channel'), i32('sign'), i32('key'), i64('count'), f32('min'), f32('max')];
+
+/** Share of samples with per-sample rows in `activations`: 1 rows, 0 summary only, else a hash sample. */
+const ROWS_RATE: ColumnDef = { name: 'rows_rate', type: 'DOUBLE', nullable: true, optional: true };
 
 export const TABLES: Record<TableName, TableDef> = {
   samples: {
@@ -128,11 +148,16 @@ export const TABLES: Record<TableName, TableDef> = {
       f64('m2'),
       i64('zero_count'),
       i64('active_count'),
+      ROWS_RATE,
     ],
     partitionKeys: DMSL,
     perShard: false,
   },
-  neuron_stats_partial: { name: 'neuron_stats_partial', columns: NEURON_STATE, partitionKeys: DMSL, perShard: true },
+  neuron_stats_partial: { name: 'neuron_stats_partial', columns: [...NEURON_STATE, ROWS_RATE], partitionKeys: DMSL, perShard: true },
+  class_stats: { name: 'class_stats', columns: CLASS_STATE, partitionKeys: DMSL, perShard: false },
+  class_stats_partial: { name: 'class_stats_partial', columns: CLASS_STATE, partitionKeys: DMSL, perShard: true },
+  max_sketch: { name: 'max_sketch', columns: SKETCH, partitionKeys: DMSL, perShard: false },
+  max_sketch_partial: { name: 'max_sketch_partial', columns: SKETCH, partitionKeys: DMSL, perShard: true },
   topk: { name: 'topk', columns: TOPK, partitionKeys: DMSL, perShard: false },
   topk_partial: { name: 'topk_partial', columns: TOPK, partitionKeys: DMSL, perShard: true },
   predictions: {
