@@ -7,59 +7,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tfc } from '../src/model/tf.js';
 import { registerWasmGradientKernels } from '../src/model/kernels/index.js';
+import { TOL, footprint, randomArray, relErr, rng, size, wasmVsCpu } from './helpers/backend-compare.js';
 
 type Tensor = tfc.Tensor;
 type Shape5 = [number, number, number, number, number];
 type Triple = [number, number, number];
-
-const TOL = 1e-4;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function randomArray(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
-
-interface Arg {
-  values: Float32Array;
-  shape: number[];
-}
-function runOn(backend: string, kernel: string, args: Record<string, Arg>, attrs: object): { values: Float32Array; shape: number[] } {
-  tfc.setBackend(backend);
-  const inputs: Record<string, Tensor> = {};
-  for (const [k, a] of Object.entries(args)) inputs[k] = tfc.tensor(a.values, a.shape);
-  const out = tfc.engine().runKernel(kernel, inputs, attrs as tfc.NamedAttrMap) as Tensor;
-  const res = { values: out.dataSync() as Float32Array, shape: out.shape };
-  tfc.dispose([out, ...Object.values(inputs)]);
-  return res;
-}
-function wasmVsCpu(kernel: string, args: Record<string, Arg>, attrs: object): number {
-  const w = runOn('wasm', kernel, args, attrs);
-  const c = runOn('cpu', kernel, args, attrs);
-  expect(w.shape).toEqual(c.shape);
-  return relErr(w.values, c.values);
-}
-const footprint = (): [number, number] => [tfc.memory().numTensors, tfc.engine().backend.numDataIds()];
 
 interface ConvCase {
   x: Shape5;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tfc } from '../src/model/tf.js';
 import { registerWasmGradientKernels } from '../src/model/kernels/index.js';
+import { TOL, randomArray, rng, size } from './helpers/backend-compare.js';
 import { simdKernels } from '../src/model/kernels/simd.js';
 import { SIMD_KERNELS_WASM_BASE64 } from '../src/model/kernels/simd_binary.js';
 import { patchesTransposed, transposeMatrix, transpose2dInto, type PatchGeometry } from '../src/model/kernels/patches.js';
@@ -18,23 +19,6 @@ import { buildDemoCnn } from '../src/train/cnn.js';
 import { compileWat } from '../scripts/build-simd-kernels.js';
 
 type Tensor = tfc.Tensor;
-const TOL = 1e-4;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randomArray = (n: number, seed: number) => {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-};
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-
 /** max|a - b| / max|b| over finite entries; NaN / infinite entries must sit at the same places. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);

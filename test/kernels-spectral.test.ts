@@ -6,10 +6,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tfc } from '../src/model/tf.js';
 import { registerWasmGradientKernels } from '../src/model/kernels/index.js';
+import { TOL, footprint, relErr } from './helpers/backend-compare.js';
 import { irfft, irfft2d, rfft, rfft2d, rfft2dFreqs, rfftBins } from '../src/model/kernels/dft.js';
 
 type Tensor = tfc.Tensor;
-const TOL = 1e-4;
 
 function randomArray(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -20,19 +20,6 @@ function randomArray(n: number, seed: number): Float32Array {
   }
   return out;
 }
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
-
-const footprint = () => [tfc.memory().numTensors, tfc.engine().backend.numDataIds()];
 
 /** Runs f on `backend` inside a tidy and downloads every returned tensor. */
 function on(backend: string, f: () => Tensor[]): Float32Array[] {

@@ -6,18 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { OpticalFlow, clipMotion, rgbToLuma } from '../src/video/flow.js';
 import { pyramidSizes } from '../src/video/flow-pyramid.js';
+import { mulberry32 as rng } from '../src/train/prng.js';
 
 type Texture = (x: number, y: number) => number;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A few sinusoids with random directions and phases, wavelengths 1/3 to 2/3 of the frame side. */
 function sinusoids(size: number, seed: number): Texture {

@@ -15,36 +15,12 @@
  */
 import { tfc } from '../model/tf.js';
 import type { ReluFn } from './forward.js';
+import { customRelu, reluOpen } from './custom-relu.js';
 import { gradientAt, type GradientResult } from './saliency.js';
 import { perPixel, type Objective } from './target.js';
 
-type Tensor = tfc.Tensor;
-
-function guidedOp(maxValue: number | null): (x: Tensor) => Tensor {
-  return tfc.customGrad((...args: (Tensor | tfc.GradSaveFunc)[]) => {
-    const x = args[0] as Tensor;
-    (args[1] as tfc.GradSaveFunc)([x]);
-    const value = maxValue === null ? tfc.relu(x) : tfc.clipByValue(x, 0, maxValue);
-    return {
-      value,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const f = saved[0]!;
-        let gate = tfc.logicalAnd(tfc.greater(f, 0), tfc.greater(dy, 0));
-        if (maxValue !== null) gate = tfc.logicalAnd(gate, tfc.less(f, maxValue));
-        return tfc.mul(dy, tfc.cast(gate, 'float32'));
-      },
-    };
-  }) as (x: Tensor) => Tensor;
-}
-
-const ops = new Map<number | null, (x: Tensor) => Tensor>();
-
 /** The ReLU replacement of guided backprop (forward: ReLU / ReLU6; backward: the guided rule). */
-export const guidedRelu: ReluFn = (x, maxValue) => {
-  let op = ops.get(maxValue);
-  if (!op) ops.set(maxValue, (op = guidedOp(maxValue)));
-  return op(x);
-};
+export const guidedRelu: ReluFn = customRelu((dy, f, maxValue) => tfc.mul(dy, tfc.cast(tfc.logicalAnd(reluOpen(f, maxValue), tfc.greater(dy, 0)), 'float32')));
 
 /** Guided backprop of the target at x [H * W * C]; the map is max over channels of |R|. */
 export function guidedBackprop(obj: Objective, x: Float32Array): GradientResult {

@@ -17,17 +17,16 @@
  */
 import { tfc, tfl } from '../model/tf.js';
 import { NeurolensError } from '../errors.js';
-import { modelInputShape, resolveLayers, shapeText } from '../model/layers.js';
-import { LayerPlan, type ReluFn, type RunResult } from './forward.js';
+import { modelInputShape, shapeText } from '../model/layers.js';
+import { PlanObjective, classOutput, layerPlanOf, neuronLayer, type PlanTarget } from './plan-objective.js';
+
+export type { ClassScore } from './plan-objective.js';
 
 type Tensor = tfc.Tensor;
 
-export type ClassScore = 'prob' | 'logit';
 export type NeuronReduce = 'mean' | 'max';
 
-export type Target =
-  | { kind: 'class'; index: number; score?: ClassScore }
-  | { kind: 'neuron'; layer: string; channel: number; reduce?: NeuronReduce };
+export type Target = PlanTarget<NeuronReduce>;
 
 /** Per-sample model input shape. */
 export interface InputShape {
@@ -61,86 +60,21 @@ export function imageInputShape(model: tfl.LayersModel): InputShape {
 }
 
 /** A model and a target, checked, ready to score batches [B, H, W, C]. */
-export class Objective {
-  private constructor(
-    readonly model: tfl.LayersModel,
-    readonly plan: LayerPlan,
-    readonly target: Target,
-    readonly input: InputShape,
-    /** Value id the score is read from (the model output, or the neuron's layer). */
-    readonly valueId: number,
-    /** Number of classes (class targets) or channels of the layer (neuron targets). */
-    readonly size: number,
-  ) {}
-
+export class Objective extends PlanObjective<Target, InputShape> {
   static create(model: tfl.LayersModel, target: Target): Objective {
-    if (!(model instanceof tfl.LayersModel)) throw new NeurolensError('BAD_MODEL', 'attribution methods need a LayersModel (a GraphModel cannot be re-run layer by layer)');
-    const plan = LayerPlan.of(model);
+    const plan = layerPlanOf(model, 'attribution methods need');
     const input = imageInputShape(model);
     if (target.kind === 'class') {
-      const out = model.outputs[0]!.shape;
-      const classes = out[out.length - 1];
-      if (out.length !== 2 || typeof classes !== 'number') {
-        throw new NeurolensError('BAD_MODEL', `--class needs a model output [B, classes]; this model's output is ${shapeText(out)}`);
-      }
-      if (!Number.isInteger(target.index) || target.index < 0 || target.index >= classes) {
-        throw new NeurolensError('NOT_FOUND', `class ${target.index} is out of range: the model has ${classes} classes (0..${classes - 1})`);
-      }
+      const { classes } = classOutput(model, target.index, '--class');
       return new Objective(model, plan, target, input, plan.outputId, classes);
     }
-    // resolveLayers names close matches for a typo (NOT_FOUND) and says why a layer cannot be used.
-    const [info] = resolveLayers(model, [target.layer], { inputShape: [input.height, input.width, input.channels] });
-    if (!info || info.name !== target.layer) throw new NeurolensError('BAD_SPEC', `--neuron needs one exact layer name, got '${target.layer}'`);
-    const shape = info.outputShape!;
-    const channels = shape[shape.length - 1];
-    if (typeof channels !== 'number') throw new NeurolensError('BAD_MODEL', `layer '${target.layer}' has an unknown number of channels (output ${shapeText(shape)})`);
-    if (!Number.isInteger(target.channel) || target.channel < 0 || target.channel >= channels) {
-      throw new NeurolensError('NOT_FOUND', `channel ${target.channel} is out of range: layer '${target.layer}' has ${channels} channels (0..${channels - 1})`);
-    }
+    const { channels } = neuronLayer(model, target.layer, target.channel, '--neuron');
     return new Objective(model, plan, target, input, plan.idOf(target.layer), channels);
-  }
-
-  /** Reads the per-sample score [B] from a forward run. */
-  scoreOf(run: RunResult): Tensor {
-    const t = this.target;
-    if (t.kind === 'class') {
-      const out = (t.score === 'logit' ? run.logits : run.output)!;
-      return tfc.reshape(tfc.slice(out, [0, t.index], [-1, 1]), [-1]);
-    }
-    const v = run.values[this.valueId]!;
-    const begin = new Array<number>(v.rank).fill(0);
-    begin[v.rank - 1] = t.channel;
-    const size = new Array<number>(v.rank).fill(-1);
-    size[v.rank - 1] = 1;
-    const unit = tfc.reshape(tfc.slice(v, begin, size), [v.shape[0]!, -1]);
-    return t.reduce === 'max' ? tfc.max(unit, 1) : tfc.mean(unit, 1);
-  }
-
-  private runOptions(relu?: ReluFn) {
-    const logits = this.target.kind === 'class' && this.target.score === 'logit';
-    // A neuron target needs the forward pass only up to its layer.
-    return { relu, logits, until: this.target.kind === 'neuron' ? this.valueId : undefined };
-  }
-
-  /** Forward run for inputs x [B, H, W, C] (inside a tidy / gradient function). */
-  run(x: Tensor, relu?: ReluFn): RunResult {
-    return this.plan.run(x, this.runOptions(relu));
-  }
-
-  /** Per-sample scores [B] for inputs x [B, H, W, C] (inside a tidy / gradient function). */
-  score(x: Tensor, relu?: ReluFn): Tensor {
-    return this.scoreOf(this.run(x, relu));
   }
 
   /** Per-sample scores [B] with no gradient to follow: intermediates are freed as the pass goes. */
   predict(x: Tensor): Tensor {
     return this.scoreOf(this.plan.run(x, { ...this.runOptions(), release: true }));
-  }
-
-  /** Scores with value `id` replaced, reusing the other values of `previous` (Grad-CAM). */
-  scoreResumed(previous: RunResult, id: number, replacement: Tensor, relu?: ReluFn): Tensor {
-    const o = this.runOptions(relu);
-    return this.scoreOf(this.plan.resume(previous.values, id, replacement, o));
   }
 
   /** Checks a flat [H*W*C] input against the model input. */

@@ -1,23 +1,19 @@
 /**
  * Training the demo two-stream network (model.ts) on the generated action dataset
- * (`neurolens make-actions`), with neurolens' wasm training loop pieces (trainStep, ScheduledAdam,
- * checkpoint series, metrics.jsonl). Clips are decoded once by the pipeline's own clip decoder, so
- * training sees exactly the tensors `neurolens run` feeds. Each checkpoint records test accuracy;
+ * (`neurolens make-actions`), with the demo CNN's training loop (train/run-loop.ts: trainStep,
+ * ScheduledAdam, checkpoint series, metrics.jsonl). Clips are decoded once by the pipeline's own
+ * clip decoder, so training sees exactly the tensors `neurolens run` feeds. Each checkpoint records test accuracy;
  * the last one also the accuracy with each stream ablated (its input channels zeroed), per class,
  * which shows which classes need the motion stream.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tf, tfc, tfl } from '../model/tf.js';
 import { setupBackend, type BackendChoice } from '../model/backend.js';
-import { saveModelDir } from '../model/io.js';
 import { NeurolensError } from '../errors.js';
-import { epochOrder } from '../train/prng.js';
-import { crossEntropy, trainStep } from '../train/step.js';
-import { MetricsLog, type MetricsRecord } from '../train/metrics.js';
-import { checkpointName, checkpointSteps, prepareSeriesDir } from '../train/checkpoint.js';
-import { ScheduledAdam, learningRateAt } from '../train/schedule.js';
-import type { TrainEvent } from '../train/loop.js';
+import { crossEntropy } from '../train/step.js';
+import { learningRateAt } from '../train/schedule.js';
+import { trainSeries, type TrainEvent } from '../train/run-loop.js';
 import type { Preprocess } from '../sources/types.js';
 import { buildTwoStream } from './model.js';
 import { clipBatch, loadClipSet, type Ablation, type ClipSet } from './clip-set.js';
@@ -132,93 +128,28 @@ export async function trainVideoDemo(o: VideoTrainOptions, onEvent: (e: TrainEve
     if (s.errors.length) throw new NeurolensError('BAD_INPUT', `${s.errors.length} clip(s) of the training data failed to decode, e.g. ${s.errors[0].uri}: ${s.errors[0].reason}`);
   }
   const decodeSeconds = (performance.now() - t0) / 1000;
-  mkdirSync(out, { recursive: true });
-  prepareSeriesDir(out, o.overwrite);
-  const metrics = MetricsLog.create(join(out, 'metrics.jsonl'));
-  const batch = Math.min(o.batchSize, train.n);
-  const stepsPerEpoch = Math.floor(train.n / batch);
-  const totalSteps = stepsPerEpoch * o.epochs;
-  const every = o.checkpointEvery ?? Math.max(1, Math.ceil(totalSteps / 8));
-  const saveAt = new Set(checkpointSteps(totalSteps, every));
-  onEvent({ type: 'start', backend: backend.name, trainSamples: train.n, testSamples: test.n, totalSteps, stepsPerEpoch, checkpointEvery: every });
-
-  const model = buildTwoStream({ frames: o.frames, height: o.size, width: o.size, appearance: 3, motion: o.motion === 'flow' ? 2 : 1, classes: classes.length }, o.seed);
-  const optimizer = new ScheduledAdam(o.learningRate);
-  const checkpoints: string[] = [];
-  let window = { loss: 0, correct: 0, seen: 0, steps: 0 };
-  let trainMs = 0;
-  let last: Accuracy | null = null;
-  const checkpoint = async (step: number) => {
-    const ev = evaluateClips(model, test, classes.length);
-    last = ev;
-    const name = checkpointName(step);
-    const rec: MetricsRecord = {
-      step,
-      epoch: step / stepsPerEpoch,
-      loss: window.steps ? window.loss / window.steps : null,
-      train_accuracy: window.seen ? window.correct / window.seen : null,
-      test_accuracy: ev.accuracy,
-      test_loss: ev.loss,
-      test_samples: test.n,
-      images_seen: step * batch,
-      learning_rate: learningRateAt('cosine', o.learningRate, step, totalSteps),
-      elapsed_s: (performance.now() - t0) / 1000,
-      checkpoint: name,
-    };
-    await saveModelDir(model, join(out, name), {
-      step,
-      metadata: { dataset: 'actions', classes, seed: o.seed, epoch: rec.epoch, test_accuracy: ev.accuracy, frames: o.frames, stride: o.stride, motion: o.motion },
-    });
-    metrics.append(rec);
-    checkpoints.push(name);
-    window = { loss: 0, correct: 0, seen: 0, steps: 0 };
-    onEvent({ type: 'checkpoint', dir: join(out, name), ...rec });
-  };
-  try {
-    await checkpoint(0);
-    let step = 0;
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = epochOrder(train.n, o.seed, epoch);
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const s0 = performance.now();
-        const lr = learningRateAt('cosine', o.learningRate, step, totalSteps);
-        optimizer.setLearningRate(lr);
-        const { x, labels } = clipBatch(train, order, s * batch, batch, 3);
-        let r;
-        try {
-          r = trainStep(model, optimizer, x as tfc.Tensor4D, labels);
-        } finally {
-          tf.dispose([x, labels]);
-        }
-        trainMs += performance.now() - s0;
-        step++;
-        if (!Number.isFinite(r.loss)) throw new NeurolensError('INTERNAL', `training diverged: loss is ${r.loss} at step ${step}`);
-        window.loss += r.loss;
-        window.correct += r.correct;
-        window.seen += batch;
-        window.steps++;
-        const msPerStep = trainMs / step;
-        onEvent({ type: 'step', step, totalSteps, epoch: step / stepsPerEpoch, loss: r.loss, learningRate: lr, imagesPerSec: (batch * 1000) / msPerStep, etaSec: ((totalSteps - step) * msPerStep) / 1000 });
-        if (saveAt.has(step)) await checkpoint(step);
-      }
-    }
-    return {
+  return trainSeries({ ...o, out, backend: backend.name, trainSamples: train.n, testSamples: test.n, checkpoints: 8, onEvent }, {
+    model: () => buildTwoStream({ frames: o.frames, height: o.size, width: o.size, appearance: 3, motion: o.motion === 'flow' ? 2 : 1, classes: classes.length }, o.seed),
+    learningRate: (step, totalSteps) => learningRateAt('cosine', o.learningRate, step, totalSteps),
+    batchAt: (order, start, count) => clipBatch(train, order, start, count, 3),
+    evaluate: (model) => evaluateClips(model, test, classes.length),
+    metadata: (ev, rec) => ({ dataset: 'actions', classes, seed: o.seed, epoch: rec.epoch, test_accuracy: ev.accuracy, frames: o.frames, stride: o.stride, motion: o.motion }),
+    // Elapsed time and `seconds` include decoding the clips.
+    t0,
+    summarize: (model, run) => ({
       out,
       backend: backend.name,
-      steps: totalSteps,
+      steps: run.plan.totalSteps,
       classes,
       trainClips: train.n,
       testClips: test.n,
-      checkpoints,
-      final: last!,
+      checkpoints: run.checkpoints,
+      final: run.final,
       withoutAppearance: evaluateClips(model, test, classes.length, 'appearance'),
       withoutMotion: evaluateClips(model, test, classes.length, 'motion'),
       seconds: (performance.now() - t0) / 1000,
       decodeSeconds,
-      trainClipsPerSec: trainMs > 0 ? (totalSteps * batch * 1000) / trainMs : 0,
-    };
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-  }
+      trainClipsPerSec: run.samplesPerSec,
+    }),
+  });
 }
