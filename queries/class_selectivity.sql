@@ -24,15 +24,25 @@ WITH at_step AS (
     WHERE layer = $layer AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
   )) AS step
 ),
+-- Per-class means come from class_stats (every layer has it, whatever its retention): the mean
+-- over the class's samples of the per-sample mean activation. Before finalize, the committed
+-- shards' class_stats_partial rows are merged here (Chan et al.: weighted means).
+finalized AS (
+  SELECT dataset, model, step, channel, label, mean AS mu
+  FROM class_stats
+  WHERE layer = $layer AND step = (SELECT step FROM at_step)
+    AND ($channel IS NULL OR channel = $channel)
+    AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
+),
 per_class AS (
-  SELECT a.dataset, a.model, a.step, a.channel, s.label, avg(a.mean) AS mu
-  FROM activations a
-  JOIN samples s ON s.dataset = a.dataset AND s.sample_id = a.sample_id
-  WHERE a.layer = $layer AND ($step IS NULL OR a.step = $step) AND a.step = (SELECT step FROM at_step)
-    AND ($channel IS NULL OR a.channel = $channel)
-    AND ($dataset IS NULL OR a.dataset = $dataset) AND ($model IS NULL OR a.model = $model)
-    AND s.label IS NOT NULL AND s.label >= 0
-  GROUP BY a.dataset, a.model, a.step, a.channel, s.label
+  SELECT * FROM finalized
+  UNION ALL
+  SELECT dataset, model, step, channel, label, sum(count * mean) / sum(count) AS mu
+  FROM class_stats_partial
+  WHERE layer = $layer AND step = (SELECT step FROM at_step) AND NOT EXISTS (SELECT 1 FROM finalized)
+    AND ($channel IS NULL OR channel = $channel)
+    AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
+  GROUP BY dataset, model, step, channel, label
 ),
 with_max AS (
   SELECT *,

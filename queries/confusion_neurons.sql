@@ -23,22 +23,36 @@ WITH at_step AS (
     WHERE layer = $layer AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
   )) AS step
 ),
-x AS (
-  SELECT a.dataset, a.model, a.step, a.channel, s.label, a.mean
-  FROM activations a
-  JOIN samples s ON s.dataset = a.dataset AND s.sample_id = a.sample_id
-  WHERE a.layer = $layer AND ($step IS NULL OR a.step = $step) AND a.step = (SELECT step FROM at_step) AND s.label IN ($class_a, $class_b)
-    AND ($dataset IS NULL OR a.dataset = $dataset) AND ($model IS NULL OR a.model = $model)
+-- From class_stats (every layer has it, whatever its retention): per class the count, mean and
+-- M2 of the per-sample mean activation; var_samp = M2 / (n - 1). Before finalize, the committed
+-- shards' class_stats_partial rows are merged here (Chan et al.).
+finalized AS (
+  SELECT dataset, model, step, channel, label, count, mean, m2
+  FROM class_stats
+  WHERE layer = $layer AND step = (SELECT step FROM at_step) AND label IN ($class_a, $class_b)
+    AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
 ),
+merged AS (
+  SELECT p.dataset, p.model, p.step, p.channel, p.label, any_value(g.n) AS count, any_value(g.mu) AS mean, sum(p.m2 + p.count * (p.mean - g.mu) ^ 2) AS m2
+  FROM class_stats_partial p
+  JOIN (
+    SELECT dataset, model, step, channel, label, sum(count) AS n, sum(count * mean) / sum(count) AS mu
+    FROM class_stats_partial WHERE layer = $layer AND step = (SELECT step FROM at_step) AND label IN ($class_a, $class_b) GROUP BY ALL
+  ) g USING (dataset, model, step, channel, label)
+  WHERE p.layer = $layer AND p.step = (SELECT step FROM at_step) AND p.label IN ($class_a, $class_b) AND NOT EXISTS (SELECT 1 FROM finalized)
+    AND ($dataset IS NULL OR p.dataset = $dataset) AND ($model IS NULL OR p.model = $model)
+  GROUP BY ALL
+),
+c AS (SELECT * FROM finalized UNION ALL SELECT * FROM merged),
 g AS (
   SELECT dataset, model, step, channel,
-    avg(mean) FILTER (WHERE label = $class_a) AS mean_a,
-    avg(mean) FILTER (WHERE label = $class_b) AS mean_b,
-    var_samp(mean) FILTER (WHERE label = $class_a) AS var_a,
-    var_samp(mean) FILTER (WHERE label = $class_b) AS var_b,
-    count(*) FILTER (WHERE label = $class_a) AS n_a,
-    count(*) FILTER (WHERE label = $class_b) AS n_b
-  FROM x
+    any_value(mean) FILTER (WHERE label = $class_a) AS mean_a,
+    any_value(mean) FILTER (WHERE label = $class_b) AS mean_b,
+    any_value(m2 / nullif(count - 1, 0)) FILTER (WHERE label = $class_a) AS var_a,
+    any_value(m2 / nullif(count - 1, 0)) FILTER (WHERE label = $class_b) AS var_b,
+    coalesce(any_value(count) FILTER (WHERE label = $class_a), 0) AS n_a,
+    coalesce(any_value(count) FILTER (WHERE label = $class_b), 0) AS n_b
+  FROM c
   GROUP BY dataset, model, step, channel
 )
 SELECT channel, mean_a, mean_b, mean_a - mean_b AS diff,

@@ -49,6 +49,17 @@ enough AS (
   SELECT count(*) > 0 AND min(n) >= $k AS ok
   FROM (SELECT count(*) AS n FROM stored GROUP BY dataset, model, channel)
 ),
+-- Ranking beyond the stored top-k needs every per-sample row: a layer kept as a summary (or a
+-- sample of rows, spec retention) cannot answer it, and says so instead of returning too little.
+rows_check AS (
+  SELECT CASE
+    WHEN ($exact OR ($exact IS NULL AND NOT (SELECT ok FROM enough))) AND min(coalesce(rows_rate, 1)) < 1
+    THEN error('layer ' || $layer || ' keeps ' || CASE WHEN min(coalesce(rows_rate, 1)) = 0 THEN 'no per-sample rows (retention summary)' ELSE 'a sample of its per-sample rows (retention sample ' || min(rows_rate) || ')' END
+      || ': the topk table holds ' || (SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM stored GROUP BY dataset, model, channel)) || ' samples per neuron; ask for at most that many (or exact=false), or run again with retention.layers: { ' || $layer || ': rows }')
+    ELSE true END AS ok
+  FROM (SELECT rows_rate FROM neuron_stats WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
+        UNION ALL SELECT rows_rate FROM neuron_stats_partial WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model))
+),
 ranked AS (
   SELECT dataset, model, step, layer, channel, rank, value, sample_id, argmax_t, argmax_y, argmax_x, 'topk' AS source
   FROM stored
@@ -65,7 +76,7 @@ ranked AS (
       SELECT dataset, model, step, layer, channel,
         max_by({v: max, s: sample_id, t: argmax_t, y: argmax_y, x: argmax_x}, {v: max, s: -sample_id}, $k) AS top
       FROM activations
-      WHERE ($exact OR ($exact IS NULL AND NOT (SELECT ok FROM enough)))
+      WHERE ($exact OR ($exact IS NULL AND NOT (SELECT ok FROM enough))) AND (SELECT ok FROM rows_check)
         AND layer = $layer AND ($step IS NULL OR step = $step) AND step = (SELECT step FROM at_step)
         AND ($channel IS NULL OR channel = $channel)
         AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)

@@ -30,11 +30,20 @@ WITH at_step AS (
     WHERE layer = $layer AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
   )) AS step
 ),
+-- Per-video maxima need every per-clip row: a layer kept as a summary or sample says so.
+rows_check AS (
+  SELECT CASE WHEN min(coalesce(rows_rate, 1)) < 1
+    THEN error('layer ' || $layer || ' keeps ' || CASE WHEN min(coalesce(rows_rate, 1)) = 0 THEN 'no per-clip rows (retention summary)' ELSE 'a sample of its per-clip rows' END
+      || ': top_k_videos needs them; run again with retention.layers: { ' || $layer || ': rows } (top_k_activators answers per clip from the topk table)')
+    ELSE true END AS ok
+  FROM (SELECT rows_rate FROM neuron_stats WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
+        UNION ALL SELECT rows_rate FROM neuron_stats_partial WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model))
+),
 clips AS (
   SELECT a.dataset, a.model, a.step, a.sample_id, a.max, a.argmax_t, a.argmax_y, a.argmax_x, s.uri, s.label, s.video_start
   FROM activations a
   JOIN samples s ON s.dataset = a.dataset AND s.sample_id = a.sample_id
-  WHERE a.layer = $layer AND a.channel = $channel
+  WHERE (SELECT ok FROM rows_check) AND a.layer = $layer AND a.channel = $channel
     AND ($step IS NULL OR a.step = $step) AND a.step = (SELECT step FROM at_step)
     AND ($dataset IS NULL OR a.dataset = $dataset) AND ($model IS NULL OR a.model = $model)
 ),

@@ -91,7 +91,7 @@ SELECT $a, $b, $undeclared`;
 });
 
 describe('shipped queries', () => {
-  const NAMES = ['class_selectivity', 'confusion_neurons', 'confusions', 'dead_filters', 'dead_over_training', 'embedding_neighbors', 'embedding_points', 'layer_summary', 'neuron_profile', 'sparsity_over_training', 'stream_drivers', 'top_k_activators', 'top_k_videos'];
+  const NAMES = ['class_selectivity', 'confusion_neurons', 'confusions', 'dead_filters', 'dead_over_training', 'embedding_neighbors', 'embedding_points', 'layer_summary', 'neuron_profile', 'neuron_quantiles', 'sparsity_over_training', 'stream_drivers', 'top_k_activators', 'top_k_videos'];
 
   it('all load, are documented, and return exactly their documented columns (run on an empty store)', async () => {
     const defs = await loadQueries();
