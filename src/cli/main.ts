@@ -18,6 +18,7 @@ import { registerRender } from './render.js';
 import { registerEmbed } from './embed.js';
 import { registerOcclusionMap } from './occlusion-map.js';
 import { registerMakeActions } from './make-actions.js';
+import { registerWatch } from './watch.js';
 
 const program = new Command();
 program
@@ -31,6 +32,7 @@ registerDemo(program);
 registerTrainDemo(program);
 registerTrainVideoDemo(program);
 registerRun(program);
+registerWatch(program);
 registerFinalize(program);
 registerLayers(program);
 registerQuery(program);
