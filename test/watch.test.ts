@@ -200,7 +200,8 @@ describe('neurolens watch', () => {
       const chunks = name === 'model.json' ? 3 : 5;
       for (let i = 0; i < chunks; i++) {
         await fh.write(bytes.subarray(Math.floor((i * bytes.length) / chunks), Math.floor(((i + 1) * bytes.length) / chunks)));
-        await new Promise((r) => setTimeout(r, 700));
+        // No pause after the last chunk: from then on the checkpoint is complete and may be read.
+        if (name !== 'group1-shard1of1.bin' || i < chunks - 1) await new Promise((r) => setTimeout(r, 700));
       }
       await fh.close();
     }
