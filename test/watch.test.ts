@@ -164,6 +164,8 @@ describe('neurolens watch', () => {
       expect(w.events.filter((e) => e.event === 'error')).toEqual([]);
       const cps = w.events.filter((e) => e.event === 'checkpoint');
       for (const c of cps) expect(c).toMatchObject({ samples: 256, errors: 0, shards: 4, skipped_shards: 0, embeddings: 1 });
+      // A POST may still be on its way when the watch stops: wait for the receiver to have them all.
+      for (let i = 0; i < 100 && posted.length < cps.length; i++) await new Promise((r) => setTimeout(r, 100));
       expect(posted).toEqual(cps);
       // Each checkpoint has its own run record.
       const runs = await fs.readdir(path.join(dir, 'store-watch', 'runs'));
