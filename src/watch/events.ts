@@ -33,6 +33,9 @@ export class Reporter {
   }
 
   async emit(e: WatchEvent): Promise<void> {
+    // The webhook first: whoever sees the line on stdout (and may stop the watch) knows the POST
+    // has been answered (or has failed and been logged).
+    if (this.o.webhook && (e.event === 'checkpoint' || e.event === 'error')) await this.post(e);
     if (this.o.json) this.out.write(JSON.stringify(e) + '\n');
     else {
       const line = humanLine(e);
@@ -40,7 +43,6 @@ export class Reporter {
     }
     // Takeovers are worth a line on stderr in both modes: a previous watch died.
     if (this.o.json && e.event === 'lock_takeover') this.err.write(humanLine(e) + '\n');
-    if (this.o.webhook && (e.event === 'checkpoint' || e.event === 'error')) await this.post(e);
   }
 
   /** Message on stderr (both modes). */
