@@ -22,9 +22,19 @@
  * --ops also runs the infer stage and the pipeline with the tensor-op reduction that the fused
  * NeurolensChannelStats kernel replaced (NEUROLENS_FUSED_STATS=0 in the workers): before/after.
  *
+ * --retention rows,summary (default both) runs the pipeline once per mode in each rep, interleaved
+ * with bare predict, at 1 and N infer workers: spec `retention: { default: rows }` (per-sample
+ * `activations` rows for every tapped layer) and `{ default: summary }` (mergeable partials only).
+ * Per mode it prints img/s, pipeline / bare, N w / 1 w, CPU ms per image (process, infer busy, sink
+ * busy) and the store bytes per image the warm checkpoint wrote (its Parquet files / its images).
+ * After the first rows-mode run at N workers, neuron_quantiles (the DDSketch of per-sample maxima)
+ * is compared with the exact quantiles from the rows on the first, middle and last tapped layer
+ * (--quantile-layers a,b,c to choose).
+ *
  * Options: --quick, --ops, --backend wasm|cpu (wasm), --workers N (cores), --reps N (2; quick 1),
  * --cnn-limit N (10000; quick 2048), --cnn-batch N (128), --mobilenet-limit N (768; quick 64),
  * --mobilenet-batch N (16), --ingest-rows N (1000000; quick 200000), --only cnn,mobilenet,ingest,
+ * --retention rows,summary (both), --quantile-layers a,b,c (first, middle, last tapped layer),
  * --shard-size N (the spec's shard_size for both models; default 1024 for the demo CNN, 256 for
  * MobileNetV2, whose 768 images are then 3 shards: see pipeline-inputs.ts), --dir DIR.
  */
@@ -39,6 +49,7 @@ import { writeTablePart } from '../src/storage/index.js';
 import { createPool } from '../src/workers/pool.js';
 import type { PredictRequest, PredictResponse } from './predict-worker.js';
 import { demoCnnBench, mobilenetBench, type Bench } from './pipeline-inputs.js';
+import { sketchVsExact, stepParquetBytes, type QuantileCheck } from './pipeline-retention.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -54,6 +65,8 @@ const { values: opt } = parseArgs({
     'ingest-rows': { type: 'string' },
     'shard-size': { type: 'string' },
     only: { type: 'string', default: 'cnn,mobilenet,ingest' },
+    retention: { type: 'string', default: 'rows,summary' },
+    'quantile-layers': { type: 'string' },
     dir: { type: 'string', default: path.join(os.tmpdir(), 'neurolens-bench') },
   },
 });
@@ -64,6 +77,12 @@ const workers = num(opt.workers, os.availableParallelism(), os.availableParallel
 const reps = num(opt.reps, 2, 1);
 const only = new Set(opt.only!.split(','));
 const root = path.resolve(opt.dir!);
+type Mode = 'rows' | 'summary';
+const modes = opt.retention!.split(',').map((m) => {
+  if (m !== 'rows' && m !== 'summary') throw new Error(`--retention: '${m}' is not rows or summary`);
+  return m as Mode;
+});
+const QS = [0.01, 0.1, 0.5, 0.9, 0.99];
 
 // ---------------------------------------------------------------------------------------------
 // Measurements
@@ -120,22 +139,35 @@ interface PipelineRate {
   cpuPerImage: number;
   /** Busy seconds of the infer and sink workers in the warm checkpoint. */
   busy: { infer: number; sink: number };
+  samples: number;
+  /** Parquet bytes the warm checkpoint wrote, per table. */
+  bytes: Record<string, number>;
 }
 
-async function pipeline(b: Bench, threads: number, tensorOps = false): Promise<PipelineRate> {
+/** The quantile check, once per bench (after its first rows-mode run at `workers`). */
+const quantileChecks = new Map<string, QuantileCheck[]>();
+
+async function pipeline(b: Bench, threads: number, mode: Mode, tensorOps = false): Promise<PipelineRate> {
   // Worker threads copy the environment when they start (runPipeline starts its pools).
   if (tensorOps) process.env.NEUROLENS_FUSED_STATS = '0';
   else delete process.env.NEUROLENS_FUSED_STATS;
   const dir = path.join(root, `run-${b.spec.name as string}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const raw = { ...b.spec, shard_size: shardSizeOf(b) };
+  const raw = { ...b.spec, shard_size: shardSizeOf(b), retention: { default: mode } };
   const loaded: LoadedSpec = { spec: PipelineSpecSchema.parse(raw), file: path.join(dir, 'spec.yaml'), baseDir: dir };
   const s = await runPipeline(loaded, { backend, workers: threads, limit: b.limit, resume: false, store: path.join(dir, 'store'), progress: 'silent' });
   if (s.status !== 'succeeded' || s.checkpoints.length !== 2) throw new Error(`pipeline ${b.name}: ${s.status}, ${s.checkpoints.length} checkpoints`);
-  await rm(dir, { recursive: true, force: true });
   const w = s.checkpoints[1];
-  return { cold: s.checkpoints[0].images_per_s, warm: w.images_per_s, cpuPerImage: (1000 * w.cpu_s) / w.samples, busy: w.busy_s };
+  if (s.retention.some((l) => l.mode !== mode)) throw new Error(`pipeline ${b.name}: retention ${mode} asked, got ${[...new Set(s.retention.map((l) => l.mode))].join(', ')}`);
+  const bytes = await stepParquetBytes(s.store, w.step);
+  if (mode === 'rows' && threads === workers && !tensorOps && !quantileChecks.has(b.name)) {
+    const all = s.retention.map((l) => l.layer);
+    const picks = opt['quantile-layers'] ? opt['quantile-layers'].split(',') : [...new Set([all[0], all[Math.floor((all.length - 1) / 2)], all[all.length - 1]])];
+    quantileChecks.set(b.name, await sketchVsExact(s.store, picks, w.step, QS));
+  }
+  await rm(dir, { recursive: true, force: true });
+  return { cold: s.checkpoints[0].images_per_s, warm: w.images_per_s, cpuPerImage: (1000 * w.cpu_s) / w.samples, busy: w.busy_s, samples: w.samples, bytes };
 }
 
 async function best<T>(n: number, f: () => Promise<T>, key: (t: T) => number): Promise<{ best: T; all: T[] }> {
@@ -178,26 +210,51 @@ const benches: Bench[] = [];
 if (only.has('cnn')) benches.push(await demoCnnBench(root, num(opt['cnn-limit'], 10000, 2048), Number(opt['cnn-batch'])));
 if (only.has('mobilenet')) benches.push(await mobilenetBench(root, num(opt['mobilenet-limit'], 768, 64), Number(opt['mobilenet-batch'])));
 
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, c) => a + c, 0);
+const perImg = (p: PipelineRate) => sum(p.bytes) / p.samples;
+const stageText = (p: PipelineRate) =>
+  `CPU ${f2(p.cpuPerImage)} ms/img (infer busy ${f2((1000 * p.busy.infer) / p.samples)}, sink busy ${f2((1000 * p.busy.sink) / p.samples)}); ${Math.round(perImg(p))} B/img`;
+
 for (const b of benches) {
   const target = b.name === 'MobileNetV2' ? 0.85 : 0.6;
-  console.log(`\n${b.name}: ${b.limit} images, batch ${b.batch}, shard_size ${shardSizeOf(b)}, ${b.layers} tapped layer pattern(s)`);
+  console.log(`\n${b.name}: ${b.limit} images, batch ${b.batch}, shard_size ${shardSizeOf(b)}, ${b.layers} tapped layer pattern(s), retention ${modes.join(' and ')}`);
   const bare: number[] = [];
-  const pipe: PipelineRate[] = [];
+  const bareOne: number[] = [];
+  const bareCpu: number[] = [];
+  const pipe: Record<Mode, PipelineRate[]> = { rows: [], summary: [] };
+  const one: Record<Mode, PipelineRate[]> = { rows: [], summary: [] };
   const ops: PipelineRate[] = [];
   const tapped: number[] = [];
   const tappedOps: number[] = [];
+  const tapCpu: number[] = [];
+  const load = () => `load ${os.loadavg().map(f2).join(' ')}`;
   for (let r = 0; r < reps; r++) {
     const rates = await computeRates(b, workers, opt.ops ? ['predict', 'tap', 'tap-ops'] : ['predict', 'tap']);
     bare.push(rates.predict);
+    bareCpu.push(cpuPerImage.predict!);
     tapped.push(rates.tap);
+    tapCpu.push(cpuPerImage.tap!);
     if (opt.ops) tappedOps.push(rates['tap-ops']);
     const tapText = `infer stage (Tapper.run) ${f1(tapped[r])}${opt.ops ? `, with tensor ops ${f1(tappedOps[r])}` : ''} img/s`;
-    console.log(`  rep ${r + 1}: bare predict ${f1(bare[r])} img/s; ${tapText}`);
-    pipe.push(await pipeline(b, workers));
-    if (opt.ops) ops.push(await pipeline(b, workers, true));
-    const opsText = opt.ops ? `; with tensor-op reduction cold ${f1(ops[r].cold)}, warm ${f1(ops[r].warm)}` : '';
-    const fin = `CPU ${f2(pipe[r].cpuPerImage)} ms/img vs bare ${f2(cpuPerImage.predict!)}, infer stage ${f2(cpuPerImage.tap!)}; infer busy ${f1(pipe[r].busy.infer)} s, sink busy ${f1(pipe[r].busy.sink)} s`;
-    console.log(`         pipeline cold ${f1(pipe[r].cold)}, warm ${f1(pipe[r].warm)} img/s (${fin})${opsText}`);
+    console.log(`  rep ${r + 1} (${load()}): bare predict ${f1(bare[r])} img/s (CPU ${f2(bareCpu[r])} ms/img); ${tapText} (CPU ${f2(tapCpu[r])} ms/img)`);
+    for (const m of modes) {
+      const p = await pipeline(b, workers, m);
+      pipe[m].push(p);
+      console.log(`    ${workers}w ${m.padEnd(7)} pipeline cold ${f1(p.cold)}, warm ${f1(p.warm)} img/s, ${f2(p.warm / bare[r])} of bare; ${stageText(p)} (${load()})`);
+    }
+    if (opt.ops) {
+      ops.push(await pipeline(b, workers, modes[0], true));
+      console.log(`    with tensor-op reduction (${modes[0]}): cold ${f1(ops[r].cold)}, warm ${f1(ops[r].warm)}`);
+    }
+    if (workers > 1) {
+      bareOne.push((await computeRates(b, 1, ['predict'])).predict);
+      console.log(`    1w bare predict ${f1(bareOne[r])} img/s`);
+      for (const m of modes) {
+        const p = await pipeline(b, 1, m);
+        one[m].push(p);
+        console.log(`    1w ${m.padEnd(7)} pipeline cold ${f1(p.cold)}, warm ${f1(p.warm)} img/s, ${f2(p.warm / bareOne[r])} of bare 1w; ${stageText(p)} (${load()})`);
+      }
+    }
   }
   const bareBest = Math.max(...bare);
   const tapBest = Math.max(...tapped);
@@ -206,24 +263,44 @@ for (const b of benches) {
     const t = Math.max(...tappedOps);
     row(b.name, `  same, tensor-op reduction`, `${f1(t)} / ${f1(bareBest)}`, f2(t / bareBest), '(before)', '');
   }
-  const top = pipe.reduce((a, c) => (c.warm > a.warm ? c : a));
-  const pipeBest = top.warm;
-  row(b.name, `pipeline / bare predict (${workers}w)`, `${f1(pipeBest)} / ${f1(bareBest)}`, f2(pipeBest / bareBest), `>= ${target}`, pipeBest / bareBest >= target ? 'ok' : 'MISS');
-  // CPU per image is what a shared machine perturbs least: bare CPU / pipeline CPU is the
-  // throughput ratio the pipeline reaches when both keep every core busy.
-  const cpuBest = Math.min(...pipe.map((p) => p.cpuPerImage));
-  row(b.name, `  CPU ms/img: bare / pipeline`, `${f2(cpuPerImage.predict!)} / ${f2(cpuBest)}`, f2(cpuPerImage.predict! / cpuBest), '(info)', '');
+  const bareCpuBest = Math.min(...bareCpu);
+  row(b.name, `  CPU ms/img: bare / infer stage`, `${f2(bareCpuBest)} / ${f2(Math.min(...tapCpu))}`, f2(bareCpuBest / Math.min(...tapCpu)), '(info)', '');
+  const fastest = (ps: PipelineRate[]) => ps.reduce((a, c) => (c.warm > a.warm ? c : a));
+  for (const m of modes) {
+    const top = fastest(pipe[m]);
+    const pipeBest = top.warm;
+    row(b.name, `${m}: pipeline / bare predict (${workers}w)`, `${f1(pipeBest)} / ${f1(bareBest)}`, f2(pipeBest / bareBest), `>= ${target}`, pipeBest / bareBest >= target ? 'ok' : 'MISS');
+    // CPU per image is what a shared machine perturbs least: bare CPU / pipeline CPU is the
+    // throughput ratio the pipeline reaches when both keep every core busy.
+    const cpuTop = pipe[m].reduce((a, c) => (c.cpuPerImage < a.cpuPerImage ? c : a));
+    row(b.name, `  CPU ms/img: bare / pipeline`, `${f2(bareCpuBest)} / ${f2(cpuTop.cpuPerImage)}`, f2(bareCpuBest / cpuTop.cpuPerImage), '(info)', '');
+    row(b.name, `  ms/img: infer busy / sink busy`, `${f2((1000 * cpuTop.busy.infer) / cpuTop.samples)} / ${f2((1000 * cpuTop.busy.sink) / cpuTop.samples)}`, '', '(info)', '');
+    if (workers > 1) {
+      const o = fastest(one[m]).warm;
+      const scale = pipeBest / o;
+      row(b.name, `  pipeline ${workers}w / 1w`, `${f1(pipeBest)} / ${f1(o)}`, f2(scale), `>= ${0.9 * workers}`, scale >= 0.9 * workers ? 'ok' : 'MISS');
+    }
+    const bytes = pipe[m][0].bytes;
+    const tables = Object.entries(bytes).sort((x, y) => y[1] - x[1]).map(([t, n]) => `${t} ${Math.round(n / top.samples)}`).join(', ');
+    row(b.name, `  store bytes/img per checkpoint`, `${Math.round(perImg(pipe[m][0]))}`, '', '(info)', '');
+    console.log(`  ${m}: warm checkpoint Parquet bytes per image by table: ${tables}`);
+  }
+  if (modes.length === 2) {
+    const [r, s] = [fastest(pipe.rows).warm, fastest(pipe.summary).warm];
+    row(b.name, `summary / rows pipeline (${workers}w)`, `${f1(s)} / ${f1(r)}`, f2(s / r), '(info)', '');
+  }
   if (opt.ops) {
     const opsBest = Math.max(...ops.map((p) => p.warm));
-    row(b.name, `  same, tensor-op reduction`, `${f1(opsBest)} / ${f1(bareBest)}`, f2(opsBest / bareBest), '(before)', '');
+    row(b.name, `  ${modes[0]}, tensor-op reduction`, `${f1(opsBest)} / ${f1(bareBest)}`, f2(opsBest / bareBest), '(before)', '');
   }
-  if (workers > 1) {
-    const one = await best(reps, () => pipeline(b, 1), (p) => p.warm);
-    const bareOne = await best(reps, async () => (await computeRates(b, 1, ['predict'])).predict, (x) => x);
-    console.log(`  1 worker: pipeline warm ${one.all.map((p) => f1(p.warm)).join(', ')} img/s; bare predict ${bareOne.all.map(f1).join(', ')} img/s`);
-    const scale = pipeBest / one.best.warm;
-    row(b.name, `pipeline ${workers}w / 1w`, `${f1(pipeBest)} / ${f1(one.best.warm)}`, f2(scale), `>= ${0.9 * workers}`, scale >= 0.9 * workers ? 'ok' : 'MISS');
-    row(b.name, `bare predict ${workers}w / 1w`, `${f1(bareBest)} / ${f1(bareOne.best)}`, f2(bareBest / bareOne.best), '(machine)', '');
+  if (workers > 1) row(b.name, `bare predict ${workers}w / 1w`, `${f1(bareBest)} / ${f1(Math.max(...bareOne))}`, f2(bareBest / Math.max(...bareOne)), '(machine)', '');
+  for (const c of quantileChecks.get(b.name) ?? []) {
+    const ok = c.worst <= c.bound;
+    console.log(
+      `  sketch vs exact, ${c.layer} (${c.channels} channels x ${c.n} samples, q ${QS.join(' ')}): worst relative error ${c.worst.toExponential(4)} ` +
+        `(channel ${c.at.channel}, q ${c.at.q}: sketch ${c.at.sketch.toPrecision(6)}, exact ${c.at.exact.toPrecision(6)}); ${c.beyond} of ${c.compared} beyond ${c.bound}`,
+    );
+    row(b.name, `sketch quantile rel. error, ${c.layer}`, c.worst.toExponential(4), '', `<= ${c.bound}`, ok ? 'ok' : 'MISS');
   }
 }
 
@@ -237,4 +314,5 @@ if (only.has('ingest')) {
 const header = ['model', 'measure', 'img/s (or rows/s)', 'ratio', 'target', ''];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+console.log(`\nload average at the end: ${os.loadavg().map(f2).join(' ')}`);
 console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}`);
