@@ -5,6 +5,13 @@ import { defaultProgressMode } from '../pipeline/progress.js';
 import { runPipeline, type RunSummary } from '../pipeline/runner.js';
 import { loadSpec } from '../pipeline/spec.js';
 import { intOption, parseShardOption } from './options.js';
+import { resolveAutoShard } from '../queue/shard-auto.js';
+import { runQueued } from './queue-run.js';
+
+/** `--shard i/N` or `--shard auto` (Kubernetes Indexed Job / Slurm array environment). */
+function parseShardOrAuto(v: string): { index: number; count: number } | 'auto' {
+  return v === 'auto' ? 'auto' : parseShardOption(v);
+}
 
 export function printRunSummary(s: RunSummary): void {
   const lines = [`run ${s.run_id} ${s.status}: ${s.samples} samples x ${s.checkpoints.length} checkpoint(s) on ${s.backend} with ${s.workers} infer worker(s) in ${s.seconds}s; store ${s.store}`];
@@ -28,14 +35,23 @@ export function registerRun(program: Command): void {
     .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
     .option('--store <dir>', "override the spec's store directory")
     .option('--no-resume', 're-run shards that are already committed')
-    .option('--shard <i/N>', 'static sharding: run shards s with s mod N == i (then `neurolens finalize`)', parseShardOption)
+    .option('--shard <i/N|auto>', 'static sharding: run shards s with s mod N == i (then `neurolens finalize`); auto: i from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseShardOrAuto)
+    .option('--shard-count <n>', 'N for --shard auto (default: NEUROLENS_SHARD_COUNT or SLURM_ARRAY_TASK_COUNT)', intOption('--shard-count'))
+    .option('--queue <url>', 'scale-out: enqueue the run on BullMQ at redis://host:port[/db] for `neurolens worker`s instead of running it here')
+    .option('--detach', 'with --queue: return once the run is enqueued instead of waiting for it')
+    .option('--attempts <n>', 'with --queue: attempts per shard job before it is recorded as failed (default 3)', intOption('--attempts'))
     .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', parseFloat)
     .option('--json', 'machine-readable summary on stdout, NDJSON progress on stderr')
-    .action(async (file: string, o: { checkpoints?: string; limit?: number; workers?: number; decodeWorkers?: number; backend: BackendChoice; store?: string; resume: boolean; shard?: { index: number; count: number }; maxErrorRate?: number; json?: boolean }) => {
+    .action(async (file: string, o: { checkpoints?: string; limit?: number; workers?: number; decodeWorkers?: number; backend: BackendChoice; store?: string; resume: boolean; shard?: { index: number; count: number } | 'auto'; shardCount?: number; queue?: string; detach?: boolean; attempts?: number; maxErrorRate?: number; json?: boolean }) => {
       if (o.maxErrorRate !== undefined && !(o.maxErrorRate >= 0 && o.maxErrorRate <= 1)) {
         throw new NeurolensError('BAD_SPEC', `--max-error-rate: expected a fraction between 0 and 1, got ${o.maxErrorRate}`);
       }
+      const shard = o.shard === 'auto' ? resolveAutoShard(process.env, o.shardCount) : o.shard;
       const loaded = await loadSpec(file);
+      if (o.queue) {
+        await runQueued(loaded, { ...o, shard, queue: o.queue });
+        return;
+      }
       const summary = await runPipeline(loaded, {
         checkpoints: o.checkpoints,
         limit: o.limit,
@@ -44,7 +60,7 @@ export function registerRun(program: Command): void {
         backend: o.backend,
         store: o.store,
         resume: o.resume,
-        shard: o.shard,
+        shard: shard && { index: shard.index, count: shard.count },
         maxErrorRate: o.maxErrorRate,
         progress: defaultProgressMode(!!o.json),
       });

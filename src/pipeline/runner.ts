@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { NeurolensError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
-import { setupBackend, defaultInferWorkers, type BackendChoice } from '../model/backend.js';
+import { setupBackend, defaultInferWorkers, type BackendChoice, type BackendInfo } from '../model/backend.js';
 import { listCheckpoints, type Checkpoint } from '../model/checkpoints.js';
 import { loadModelDir } from '../model/io.js';
 import { resolveLayers } from '../model/layers.js';
@@ -18,14 +18,14 @@ import { openDatasetSource } from '../sources/open.js';
 import type { Source } from '../sources/types.js';
 import { Store, isShardCommitted, newRunId, writeRun, writeTablePart, type RunRecord } from '../storage/index.js';
 import { withNulls } from '../storage/parquet-writer.js';
-import { planRetention, type LayerRetention } from './retention.js';
+import { planRetention, type LayerRetention, type RetentionPlan } from './retention.js';
 import { motionChannels } from '../video/clip-layout.js';
 import { finalizeStep } from '../stages/finalize.js';
-import { planShards, selectShards } from '../stages/source.js';
+import { planShards, selectShards, type ShardPlan } from '../stages/source.js';
 import type { SinkRequest, SinkResponse } from '../stages/sink.js';
 import { StepPartials } from '../stages/step-partials.js';
 import { embedProgressPrinter, runEmbedSection } from '../embed/run-section.js';
-import { createPool } from '../workers/pool.js';
+import { createPool, type WorkerPool } from '../workers/pool.js';
 import type { DecodeRequest, DecodeResponse, InferRequest, InferResponse } from '../workers/protocol.js';
 import { sampleShape, type LoadedSpec, type PipelineSpec } from './spec.js';
 import { Progress, type ProgressMode } from './progress.js';
@@ -77,7 +77,7 @@ export interface RunSummary {
 }
 
 const require = createRequire(import.meta.url);
-function versions(): Record<string, string> {
+export function versions(): Record<string, string> {
   const v: Record<string, string> = { node: process.version };
   for (const p of ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@duckdb/node-api', 'apache-arrow', 'parquet-wasm', 'piscina']) {
     try {
@@ -125,9 +125,26 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
   return { layers, codes, channels };
 }
 
-export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Promise<RunSummary> {
+/**
+ * What every shard of a run needs before any work: the backend, the open dataset source, the
+ * checkpoints, the tapped layers (preflight) and what each layer keeps (retention). Shared by
+ * runPipeline and the queue submitter (src/queue/submit.ts), which ships the result to workers.
+ */
+export interface PreparedRun {
+  spec: PipelineSpec;
+  baseDir: string;
+  storeDir: string;
+  backend: BackendInfo;
+  source: Source;
+  size: number;
+  checkpoints: Checkpoint[];
+  layers: string[];
+  codes: string[];
+  retention: RetentionPlan;
+}
+
+export async function prepareRun(loaded: LoadedSpec, opts: RunOptions = {}): Promise<PreparedRun> {
   const { spec, baseDir } = loaded;
-  const t0 = performance.now();
   const storeDir = path.resolve(opts.store ?? path.resolve(baseDir, spec.store));
   const backend = await setupBackend(opts.backend ?? 'auto');
   const source = await openDatasetSource(spec.dataset, spec.model.input, baseDir);
@@ -140,8 +157,97 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     checkpoints: checkpoints.length,
     passes: 1 + spec.ablate.length,
     shardSize: spec.shard_size,
-    store: path.resolve(opts.store ?? path.resolve(baseDir, spec.store)),
+    store: storeDir,
   });
+  return { spec, baseDir, storeDir, backend, source, size, checkpoints, layers, codes, retention };
+}
+
+/** Per tapped layer, what it keeps (the form the sink takes). */
+export function retentionByLayer(plan: RetentionPlan): Record<string, LayerRetention> {
+  return Object.fromEntries(plan.layers.map((l) => [l.layer, l.retention]));
+}
+
+/** The staged worker pools of a run (decode, infer, sink); reusable across checkpoints and shard jobs. */
+export interface RunPools {
+  decodePool: WorkerPool<DecodeRequest, DecodeResponse>;
+  inferPool: WorkerPool<InferRequest, InferResponse>;
+  sinkPool: WorkerPool<SinkRequest, SinkResponse>;
+  workers: number;
+  dispose(): Promise<void>;
+}
+
+export function createRunPools(sourceKind: Source['kind'], workers: number, decodeWorkers?: number): RunPools {
+  const decodePool = createPool<DecodeRequest, DecodeResponse>(new URL('../workers/decode.ts', import.meta.url), {
+    threads: decodeWorkers ?? (sourceKind === 'idx' ? 1 : Math.max(1, Math.ceil(workers / 2))),
+    concurrentTasksPerWorker: sourceKind === 'idx' ? 1 : 4,
+  });
+  const inferPool = createPool<InferRequest, InferResponse>(new URL('../workers/infer.ts', import.meta.url), { threads: workers });
+  const sinkPool = createPool<SinkRequest, SinkResponse>(new URL('../workers/sink.ts', import.meta.url), { threads: 1 });
+  return {
+    decodePool,
+    inferPool,
+    sinkPool,
+    workers,
+    dispose: async () => {
+      await Promise.all([decodePool.dispose(), inferPool.dispose(), sinkPool.dispose()]);
+    },
+  };
+}
+
+export interface CheckpointShardsArgs {
+  source: Source;
+  spec: PipelineSpec;
+  checkpoint: Checkpoint;
+  /** The model as specified (zero null) or a stream ablation (ablationVariants). */
+  variant: { model: string; zero: [number, number] | null };
+  shards: ShardPlan[];
+  layers: string[];
+  codes: string[];
+  retention: Record<string, LayerRetention>;
+  backend: BackendChoice;
+  pools: RunPools;
+  progress: Progress;
+  runId: string;
+  store: string;
+  maxErrorRate: number;
+  errorsSoFar?: number;
+  processedSoFar?: number;
+}
+
+/**
+ * Runs these shards of this checkpoint (one model variant) through the staged pools and commits
+ * each shard: the unit runPipeline loops over, and what a queue worker runs per job (src/queue/).
+ */
+export function runCheckpointShards(a: CheckpointShardsArgs): Promise<CheckpointTotals> {
+  const vspec: PipelineSpec = a.variant.zero ? { ...a.spec, model: { ...a.spec.model, name: a.variant.model } } : a.spec;
+  return streamCheckpoint({
+    source: a.source,
+    shards: a.shards,
+    checkpoint: a.checkpoint,
+    spec: vspec,
+    zero: a.variant.zero,
+    retention: a.retention,
+    layers: a.layers,
+    codes: a.codes,
+    backend: a.backend,
+    decodePool: a.pools.decodePool,
+    inferPool: a.pools.inferPool,
+    sinkPool: a.pools.sinkPool,
+    workers: a.pools.workers,
+    progress: a.progress,
+    runId: a.runId,
+    store: a.store,
+    maxErrorRate: a.maxErrorRate,
+    errorsSoFar: a.errorsSoFar ?? 0,
+    processedSoFar: a.processedSoFar ?? 0,
+  });
+}
+
+export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Promise<RunSummary> {
+  const { spec } = loaded;
+  const t0 = performance.now();
+  const prep = await prepareRun(loaded, opts);
+  const { storeDir, backend, source, size, checkpoints, layers, codes, retention } = prep;
   for (const line of retention.lines) log.info({ event: 'retention' }, line);
   if ((opts.progress ?? 'silent') !== 'silent' && opts.progress !== 'json') for (const line of retention.lines) process.stderr.write(line + '\n');
 
@@ -181,12 +287,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   };
 
   const progress = new Progress(opts.progress ?? 'silent');
-  const decodePool = createPool<DecodeRequest, DecodeResponse>(new URL('../workers/decode.ts', import.meta.url), {
-    threads: opts.decodeWorkers ?? (source.kind === 'idx' ? 1 : Math.max(1, Math.ceil(workers / 2))),
-    concurrentTasksPerWorker: source.kind === 'idx' ? 1 : 4,
-  });
-  const inferPool = createPool<InferRequest, InferResponse>(new URL('../workers/infer.ts', import.meta.url), { threads: workers });
-  const sinkPool = createPool<SinkRequest, SinkResponse>(new URL('../workers/sink.ts', import.meta.url), { threads: 1 });
+  const pools = createRunPools(source.kind, workers, opts.decodeWorkers);
   const store = await Store.open(storeDir);
   try {
     await writeSamples(storeDir, spec.dataset.name, source, size);
@@ -196,7 +297,6 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     const variants = [{ model: spec.model.name, zero: null as [number, number] | null }, ...ablationVariants(spec)];
     for (const ck of checkpoints) {
       for (const variant of variants) {
-        const vspec: PipelineSpec = variant.zero ? { ...spec, model: { ...spec.model, name: variant.model } } : spec;
         const key = { dataset: spec.dataset.name, model: variant.model, step: ck.step };
         const pending = [];
         for (const s of shards) {
@@ -206,20 +306,17 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
         const cpu0 = process.cpuUsage();
         let totals: CheckpointTotals = { samples: 0, errors: 0, processed: 0, partials: new StepPartials(spec.eps, spec.topk), busyMs: { infer: 0, sink: 0 } };
         if (pending.length) {
-          totals = await streamCheckpoint({
+          totals = await runCheckpointShards({
             source,
-            shards: pending,
+            spec,
             checkpoint: ck,
-            spec: vspec,
-            zero: variant.zero,
-            retention: Object.fromEntries(retention.layers.map((l) => [l.layer, l.retention])),
+            variant,
+            shards: pending,
             layers,
             codes,
+            retention: retentionByLayer(retention),
             backend: opts.backend ?? 'auto',
-            decodePool,
-            inferPool,
-            sinkPool,
-            workers,
+            pools,
             progress,
             runId,
             store: storeDir,
@@ -285,7 +382,7 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
     // is reported, not allowed to replace it.
     await writeRun(storeDir, record).catch((e: unknown) => log.error({ err: e, store: storeDir, run: runId }, 'cannot write the final run record'));
     store.dispose();
-    await Promise.all([decodePool.dispose(), inferPool.dispose(), sinkPool.dispose()]);
+    await pools.dispose();
   }
   return summary;
 }
@@ -301,7 +398,7 @@ export function ablationVariants(spec: PipelineSpec): { model: string; zero: [nu
 }
 
 /** The `samples` table of a dataset (sample_id, uri, label, split), replaced atomically. */
-async function writeSamples(store: string, dataset: string, source: Source, size: number): Promise<void> {
+export async function writeSamples(store: string, dataset: string, source: Source, size: number): Promise<void> {
   const refs = source.refs(0, size);
   await writeTablePart(store, 'samples', { dataset }, 'part-0.parquet', {
     sample_id: Int32Array.from(refs, (r) => r.sampleId),
