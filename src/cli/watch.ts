@@ -13,6 +13,7 @@ import { Reporter, Watcher, parseDuration } from '../watch/index.js';
 import { intOption } from './options.js';
 
 interface WatchCliOptions {
+  queue?: string;
   every?: string;
   cron?: string;
   once?: boolean;
@@ -61,6 +62,7 @@ export function registerWatch(program: Command): void {
     .option('--workers <n>', 'inference workers per run (default: cores)', intOption('--workers'))
     .option('--decode-workers <n>', 'decode workers per run', intOption('--decode-workers'))
     .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--queue <url>', 'redis://host:port[/db]: send each checkpoint to BullMQ workers (neurolens worker) instead of running it here')
     .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', parseFloat)
     .action(async (file: string, o: WatchCliOptions) => {
       if (o.every !== undefined && o.cron !== undefined) throw new NeurolensError('BAD_SPEC', '--every and --cron: give one schedule, not both');
@@ -80,6 +82,7 @@ export function registerWatch(program: Command): void {
         once: o.once,
         timeoutMs,
         settleMs,
+        queue: o.queue,
         run: {
           limit: o.limit,
           workers: o.workers,

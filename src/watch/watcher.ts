@@ -22,6 +22,7 @@ import { isDynamicPattern } from 'tinyglobby';
 import { NeurolensError, errorMessage, isNeurolensError } from '../errors.js';
 import { listCheckpoints } from '../model/checkpoints.js';
 import { runPipeline, type RunOptions, type RunSummary } from '../pipeline/runner.js';
+import { runOnQueue } from './queue-run.js';
 import { loadSpec, type LoadedSpec } from '../pipeline/spec.js';
 import { checkModelFiles, dirSignature, hasCompleteMarker } from './complete.js';
 import { candidateDirs, isSingleDir } from './discover.js';
@@ -43,6 +44,8 @@ export interface WatchOptions {
   settleMs?: number;
   /** Passed to every run. */
   run: Pick<RunOptions, 'limit' | 'workers' | 'decodeWorkers' | 'backend' | 'store' | 'maxErrorRate' | 'progress'>;
+  /** redis://...: each checkpoint's shards go to BullMQ workers (src/queue/) instead of running here. */
+  queue?: string;
   reporter: Reporter;
   /** Aborting it stops the watch between runs (a run in progress is the CLI's business). */
   signal?: AbortSignal;
@@ -317,9 +320,11 @@ export class Watcher {
     if ((await dirSignature(r.dir)) !== r.sig) return;
     await reporter.emit({ event: 'analyse', step: r.step, dir: r.dir, files: r.files });
     this.busy = { step: r.step, dir: r.dir };
-    let summary: RunSummary;
+    let summary: Pick<RunSummary, 'run_id' | 'samples' | 'errors' | 'seconds' | 'checkpoints' | 'embeddings'>;
     try {
-      summary = await runPipeline(this.loaded, { ...this.o.run, checkpoints: r.dir, resume: true });
+      summary = this.o.queue
+        ? await runOnQueue(this.loaded, this.o.queue, { ...this.o.run, checkpoints: r.dir, resume: true })
+        : await runPipeline(this.loaded, { ...this.o.run, checkpoints: r.dir, resume: true });
     } catch (e) {
       this.busy = null;
       // A checkpoint that is not a usable model (or vanished) is this checkpoint's problem;

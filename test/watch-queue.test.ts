@@ -1,0 +1,66 @@
+/**
+ * `neurolens watch --queue URL`: each new checkpoint goes to BullMQ workers (a real redis-server
+ * and a real `neurolens worker` process started here) instead of running in the watch, and the
+ * store ends equal to a one-shot local `run` of the same checkpoints.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from './helpers/cli.js';
+import { spawnWorker, startRedis, storeSnapshot, type RedisServer, type WorkerProcess } from './fixtures/redis.js';
+
+const IDX = '/usr/share/datasets/fashion-mnist';
+let root: string;
+let redis: RedisServer;
+let worker: WorkerProcess;
+
+function spec(store: string): string {
+  return `name: watch-queue
+store: ${store}
+dataset:
+  name: fmnist-test
+  source: { kind: idx, images: ${IDX}/t10k-images-idx3-ubyte.gz, labels: ${IDX}/t10k-labels-idx1-ubyte.gz, split: test }
+model:
+  name: cnn
+  checkpoints: ckpts/ckpt-*
+  input: { height: 28, width: 28, channels: 1, scale: 0.00392156862745098, mean: [0], std: [1] }
+layers: ['conv*', 'dense*']
+topk: 8
+shard_size: 64
+batch_size: 32
+`;
+}
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-watchq-'));
+  redis = await startRedis();
+  worker = spawnWorker(redis.url, ['--workers', '1']);
+  const t = await cli(['train-demo', '--out', path.join(root, 'ckpts'), '--limit', '128', '--test-limit', '128', '--epochs', '1', '--batch-size', '32', '--checkpoint-every', '2', '--json']);
+  expect(t.status, t.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await redis?.stop();
+  if (root) await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('watch --queue', () => {
+  it('sends each checkpoint to the BullMQ workers; the store equals a one-shot local run', async () => {
+    await fs.writeFile(path.join(root, 'q.yaml'), spec('store-q'));
+    await fs.writeFile(path.join(root, 'l.yaml'), spec('store-l'));
+    const w = await cli(['watch', path.join(root, 'q.yaml'), '--once', '--queue', redis.url, '--limit', '192', '--json']);
+    expect(w.status, w.stderr).toBe(0);
+    const events = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = events.filter((e) => e.event === 'checkpoint');
+    expect(done.map((e) => e.step)).toEqual([0, 2, 4]);
+    for (const e of done) expect(e).toMatchObject({ samples: 192, errors: 0 });
+    expect(events.filter((e) => e.event === 'error')).toEqual([]);
+    const l = await cli(['run', path.join(root, 'l.yaml'), '--limit', '192', '--workers', '1', '--json']);
+    expect(l.status, l.stderr).toBe(0);
+    const [a, b] = [await storeSnapshot(path.join(root, 'store-q')), await storeSnapshot(path.join(root, 'store-l'))];
+    expect(Object.keys(a).length).toBeGreaterThan(0);
+    expect(a).toEqual(b);
+  });
+});
