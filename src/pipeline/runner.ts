@@ -250,6 +250,11 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   const { storeDir, backend, source, size, checkpoints, layers, codes, retention } = prep;
   for (const line of retention.lines) log.info({ event: 'retention' }, line);
   if ((opts.progress ?? 'silent') !== 'silent' && opts.progress !== 'json') for (const line of retention.lines) process.stderr.write(line + '\n');
+  // --json: the estimate as an NDJSON event on stderr, with the progress events, before any work.
+  if (opts.progress === 'json') {
+    const layers = retention.layers.map((l) => ({ layer: l.layer, mode: l.retention.mode, ...(l.retention.mode === 'sample' ? { rate: l.retention.rate } : {}), bytes: l.bytes }));
+    process.stderr.write(JSON.stringify({ event: 'retention', store_estimate_bytes: retention.bytes, budget_bytes: retention.budget, free_bytes: retention.free, layers, message: retention.lines.join('; ') }) + '\n');
+  }
 
   await mkdir(storeDir, { recursive: true });
   const runId = newRunId();
