@@ -8,29 +8,17 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
+import { fashionSpec } from './fixtures/fmnist-spec.js';
 import { spawnWorker, startRedis, storeSnapshot, type RedisServer, type WorkerProcess } from './fixtures/redis.js';
 
-const IDX = '/usr/share/datasets/fashion-mnist';
 let root: string;
 let redis: RedisServer;
 let worker: WorkerProcess;
 
 function spec(store: string): string {
-  return `name: watch-queue
-store: ${store}
-dataset:
-  name: fmnist-test
-  source: { kind: idx, images: ${IDX}/t10k-images-idx3-ubyte.gz, labels: ${IDX}/t10k-labels-idx1-ubyte.gz, split: test }
-model:
-  name: cnn
-  checkpoints: ckpts/ckpt-*
-  input: { height: 28, width: 28, channels: 1, scale: 0.00392156862745098, mean: [0], std: [1] }
-layers: ['conv*', 'dense*']
-topk: 8
-shard_size: 64
-batch_size: 32
-`;
+  return fashionSpec({ name: 'watch-queue', checkpoints: 'ckpts/ckpt-*', store });
 }
+
 
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-watchq-'));

@@ -15,32 +15,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, NEUROLENS_BIN as BIN } from './helpers/cli.js';
 import { Store } from '../src/storage/index.js';
+import { fashionSpec } from './fixtures/fmnist-spec.js';
 
-const IDX = '/usr/share/datasets/fashion-mnist';
 const TRAIN = ['--limit', '256', '--test-limit', '256', '--epochs', '1', '--batch-size', '32', '--checkpoint-every', '2'];
 const STEPS = [0, 2, 4, 6, 8];
 const children: ChildProcess[] = [];
 let root: string;
 
 function specText(checkpoints: string, store: string): string {
-  return `name: watch-test
-store: ${store}
-dataset:
-  name: fmnist-test
-  source: { kind: idx, images: ${IDX}/t10k-images-idx3-ubyte.gz, labels: ${IDX}/t10k-labels-idx1-ubyte.gz, split: test }
-model:
-  name: cnn
-  checkpoints: ${checkpoints}
-  input: { height: 28, width: 28, channels: 1, scale: 0.00392156862745098, mean: [0], std: [1] }
-layers: ['conv*', 'dense*']
-codes: [dense1]
-embed:
-  - { layer: dense1, method: pca }
-topk: 8
-shard_size: 64
-batch_size: 32
-`;
+  return fashionSpec({ name: 'watch-test', checkpoints, store, extra: 'codes: [dense1]\nembed:\n  - { layer: dense1, method: pca }\n' });
 }
+
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Ev = Record<string, any>;
