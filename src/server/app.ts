@@ -2,6 +2,7 @@
  * The HTTP API (hono): read-only access to a store for dashboards.
  *
  *   GET  /healthz                                 liveness; no auth, touches neither DuckDB nor disk
+ *   GET  /, /ui/app.js, /ui/app.css               the dashboard (ui/: bundled at the first request; no data, no auth)
  *   GET  /api/queries                             the named queries with their parameters and columns
  *   GET  /api/queries/:name?param=...&format=     run a named query (cached per store generation)
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
@@ -26,6 +27,7 @@ import { negotiateFormat, type HttpFormat } from './negotiate.js';
 import { mosaicOptions } from './mosaic-params.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
+import { mountDashboard } from './ui/routes.js';
 
 export interface AppDeps {
   store: Store;
@@ -80,6 +82,7 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => respondError(new HttpError(404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), c));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  mountDashboard(app);
   if (deps.token !== undefined) app.use('/api/*', bearerAuth(deps.token));
 
   app.get('/api/queries', (c) => c.json({ queries: deps.queries.map(describeQuery) }));

@@ -1,0 +1,150 @@
+/** Calls to the neurolens HTTP API, with the bearer token when one is set. */
+
+const TOKEN_KEY = 'neurolens.token';
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function getToken(): string | undefined {
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+export function setToken(t: string | undefined): void {
+  if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** `?token=` in the address: kept for this tab and removed from the address bar (it would leak in shared links). */
+export function adoptTokenFromUrl(): void {
+  const u = new URL(location.href);
+  const t = u.searchParams.get('token');
+  if (t === null) return;
+  setToken(t);
+  u.searchParams.delete('token');
+  history.replaceState(null, '', u.pathname + u.search + u.hash);
+}
+
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  const t = getToken();
+  if (t) headers.set('Authorization', `Bearer ${t}`);
+  let r: Response;
+  try {
+    r = await fetch(path, { ...init, headers });
+  } catch (e) {
+    throw new ApiError(`cannot reach the server: ${(e as Error).message}`, 0);
+  }
+  if (!r.ok) {
+    let message = `${r.status} ${r.statusText}`;
+    let code: string | undefined;
+    try {
+      const body = (await r.json()) as { error?: string; code?: string };
+      if (body.error) message = body.error;
+      code = body.code;
+    } catch {
+      /* not JSON */
+    }
+    if (r.status === 401) message += ' — enter the server token in the field at the top right';
+    throw new ApiError(message, r.status, code);
+  }
+  return r;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface QueryParam {
+  name: string;
+  type: string;
+  required: boolean;
+  default?: unknown;
+  description?: string;
+}
+
+export interface QueryDef {
+  name: string;
+  description: string;
+  params: QueryParam[];
+  columns: { name: string; description?: string }[];
+  sql: string;
+}
+
+let defs: Promise<QueryDef[]> | undefined;
+
+export function queryDefs(): Promise<QueryDef[]> {
+  defs ??= call('api/queries')
+    .then((r) => r.json() as Promise<{ queries: QueryDef[] }>)
+    .then((b) => b.queries)
+    .catch((e) => {
+      defs = undefined;
+      throw e;
+    });
+  return defs;
+}
+
+export interface Answer {
+  rows: Row[];
+  /** The SQL that produced the rows (for a named query: its file, with the parameters bound). */
+  sql: string;
+  truncated: boolean;
+}
+
+export type Params = Record<string, string | number | undefined | null>;
+
+export function queryString(params: Params): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** A named query (GET /api/queries/:name) as JSON rows. */
+export async function named(name: string, params: Params = {}): Promise<Answer> {
+  const [r, all] = await Promise.all([call(`api/queries/${encodeURIComponent(name)}${queryString(params)}`, { headers: { Accept: 'application/json' } }), queryDefs()]);
+  const def = all.find((d) => d.name === name);
+  const bound = Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `--param ${k}=${v}`)
+    .join(' ');
+  return {
+    rows: (await r.json()) as Row[],
+    sql: `-- neurolens query ${name} ${bound}\n${def?.sql ?? ''}`.trim(),
+    truncated: r.headers.get('X-Neurolens-Truncated') === 'true',
+  };
+}
+
+/** Read-only SQL (POST /api/sql) as JSON rows. */
+export async function sql(text: string): Promise<Answer> {
+  const r = await call('api/sql', { method: 'POST', body: JSON.stringify({ sql: text }), headers: { 'Content-Type': 'application/json', Accept: 'application/json' } });
+  return { rows: (await r.json()) as Row[], sql: text, truncated: r.headers.get('X-Neurolens-Truncated') === 'true' };
+}
+
+/** A SQL string literal. */
+export function lit(v: string | number): string {
+  return typeof v === 'number' ? String(v) : `'${v.replaceAll("'", "''")}'`;
+}
+
+/** An image (or any file) fetched with the token, as an object URL. */
+export async function blobUrl(path: string): Promise<string> {
+  const r = await call(path);
+  return URL.createObjectURL(await r.blob());
+}
+
+/** Saves a response body as a file (the token cannot travel on a plain link). */
+export async function download(path: string, init: RequestInit, filename: string): Promise<void> {
+  const r = await call(path, init);
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -1,0 +1,347 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium driven by playwright-core (no browser
+ * download) against a real `neurolens serve` (in-process startServer) over a store made by a real
+ * pipeline run. Each view: no console errors, the numbers shown equal the SQL answers asked of
+ * the store directly, keyboard navigation works, and a screenshot is written and is not blank.
+ * Waits are on selectors and on `body[data-ready=<view>]` (set when every panel has its data),
+ * with generous timeouts: never on wall-clock time.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { setupBackend } from '../src/model/backend.js';
+import { loadSpec } from '../src/pipeline/spec.js';
+import { runPipeline } from '../src/pipeline/runner.js';
+import { Store } from '../src/storage/index.js';
+import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
+import { startServer, type RunningServer } from '../src/server/index.js';
+
+const CHROMIUM = process.env.NEUROLENS_CHROMIUM ?? '/usr/bin/chromium';
+const N = 40;
+const TOKEN = 'dash-token-7c2e';
+const WAIT = 60_000;
+
+let fx: PipelineFixture;
+let server: RunningServer;
+let empty: RunningServer;
+let emptyDir: string;
+let direct: Store;
+let browser: BrowserContext;
+let profileDir: string;
+let shots: string;
+
+type Row = Record<string, unknown>;
+
+async function ask(name: string, params: Record<string, string | number | null> = {}): Promise<Row[]> {
+  return resultRows(await runQuery(direct, await getQuery(name), params));
+}
+
+/** A page that records console errors and uncaught exceptions. */
+async function openPage(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT);
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return { page, errors };
+}
+
+async function ready(page: Page, view: string): Promise<void> {
+  await page.waitForSelector(`body[data-ready="${view}"]`, { timeout: WAIT });
+}
+
+/** Writes a screenshot and checks it is a real picture: not one single colour. */
+async function screenshot(page: Page, name: string, selector?: string): Promise<void> {
+  const file = path.join(shots, `${name}.png`);
+  if (selector) await page.locator(selector).first().screenshot({ path: file });
+  else await page.screenshot({ path: file, fullPage: true });
+  const stats = await sharp(file).stats();
+  expect(stats.channels.some((c) => c.max - c.min > 30), `${name}.png is blank`).toBe(true);
+}
+
+/** data-value of every cell of a column (by header text) of a table. */
+async function column(page: Page, tableTestId: string, header: string): Promise<string[]> {
+  return page.$eval(
+    `[data-testid="${tableTestId}"]`,
+    (t, header) => {
+      const heads = [...t.querySelectorAll('thead th')].map((th) => th.textContent!.replace(/[▲▼]/g, '').trim());
+      const i = heads.indexOf(header);
+      if (i < 0) throw new Error(`no column ${header} in ${heads.join(', ')}`);
+      return [...t.querySelectorAll('tbody tr')].map((tr) => (tr.children[i] as HTMLElement).dataset.value ?? '');
+    },
+    header,
+  );
+}
+
+function close(got: string[], want: unknown[]): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    const w = want[i];
+    if (w === null || w === undefined) expect(g).toBe('');
+    else if (typeof w === 'boolean') expect(g).toBe(String(w));
+    else expect(Number(g)).toBeCloseTo(Number(w), 6);
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
+  await setupBackend('wasm');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-dash-'));
+  fx = await makePipelineFixture(dir, N, { extra: 'embed: [{ layer: gap, method: pca }]' });
+  const summary = await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' });
+  expect(summary.status).toBe('succeeded');
+  direct = await Store.open(fx.store, { readOnly: true });
+  server = await startServer({ store: fx.store, port: 0, token: TOKEN });
+  emptyDir = path.join(dir, 'empty-store');
+  await fs.mkdir(emptyDir);
+  empty = await startServer({ store: emptyDir, port: 0 });
+  // NEUROLENS_SCREENSHOTS=dir keeps the screenshots (they go with the fixture otherwise).
+  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
+  await fs.mkdir(shots, { recursive: true });
+  profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-chromium-'));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+    timeout: WAIT,
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await empty?.close();
+  direct?.dispose();
+  if (profileDir) await fs.rm(profileDir, { recursive: true, force: true });
+  if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
+});
+
+describe('dashboard: served by neurolens serve', () => {
+  it('serves the page and its bundle without a token, with a strict CSP; /api still needs it', async () => {
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    const html = await page.text();
+    const js = /src="(ui\/app\.js\?v=[0-9a-f]+)"/.exec(html)?.[1];
+    expect(js).toBeDefined();
+    const bundle = await fetch(`${server.url}/${js}`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/javascript/);
+    expect(bundle.headers.get('cache-control')).toMatch(/immutable/);
+    expect((await bundle.text()).length).toBeGreaterThan(10_000);
+    expect((await fetch(`${server.url}/api/queries`)).status).toBe(401);
+  });
+});
+
+describe('dashboard: views in Chromium', () => {
+  it('overview: runs, checkpoints, accuracy and sparsity over training equal the SQL answers', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/overview`);
+    await ready(page, 'overview');
+    // The token left the address bar (links stay shareable without it) but is used.
+    expect(page.url()).not.toContain(TOKEN);
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+
+    const runs = await direct.query<{ run_id: string }>('SELECT run_id FROM runs ORDER BY started_at DESC');
+    expect(await column(page, 'runs-table', 'run_id')).toEqual(runs.map((r) => r.run_id));
+
+    const ck = await direct.query<Row>('SELECT dataset, model, step, count(*) AS units FROM neuron_stats GROUP BY ALL ORDER BY ALL');
+    close(await column(page, 'checkpoints-table', 'step'), ck.map((r) => r.step));
+    close(await column(page, 'checkpoints-table', 'units'), ck.map((r) => r.units));
+
+    const acc = await direct.query<Row>(
+      'SELECT step, avg(CAST(pred = label AS DOUBLE)) AS accuracy, count(*) AS n FROM predictions WHERE label IS NOT NULL AND label >= 0 GROUP BY step ORDER BY step',
+    );
+    expect(acc.length).toBe(2);
+    close(await column(page, 'accuracy-table', 'step'), acc.map((r) => r.step));
+    close(await column(page, 'accuracy-table', 'accuracy'), acc.map((r) => r.accuracy));
+    close(await column(page, 'accuracy-table', 'samples'), acc.map((r) => r.n));
+
+    const sp = await ask('sparsity_over_training');
+    expect(await column(page, 'sparsity-table', 'layer')).toEqual(sp.map((r) => String(r.layer)));
+    close(await column(page, 'sparsity-table', 'step'), sp.map((r) => r.step));
+    close(await column(page, 'sparsity-table', 'dead'), sp.map((r) => r.dead));
+    close(await column(page, 'sparsity-table', 'zero_frac'), sp.map((r) => r.zero_frac));
+    // One line per layer in both charts, drawn on canvas by uPlot.
+    const layers = new Set(sp.map((r) => r.layer)).size;
+    for (const id of ['dead-chart', 'zero-chart', 'accuracy-chart']) {
+      await page.waitForSelector(`[data-testid=${id}] canvas`);
+      if (id !== 'accuracy-chart') expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(layers);
+    }
+    // Each panel shows the SQL that produced it.
+    expect(await page.locator('[data-testid=sparsity] pre[data-testid=sql]').textContent()).toContain('sparsity_over_training');
+    await screenshot(page, 'overview');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('layer view: every unit with its stats and selectivity, sortable, keyboard to a unit; zero-fraction heat map', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/overview`);
+    await ready(page, 'overview');
+    // Keyboard from the overview: focus the layer link and follow it with Enter.
+    await page.locator('a[data-layer=conv1]').focus();
+    await page.keyboard.press('Enter');
+    await ready(page, 'layer');
+    expect(page.url()).toContain('#/layer/conv1');
+
+    const want = await direct.query<Row>("SELECT channel, dead, zero_frac, max FROM neuron_stats WHERE layer = 'conv1' AND step = 100 ORDER BY channel");
+    expect(want.length).toBe(3);
+    close(await column(page, 'units-table', 'unit'), want.map((r) => r.channel));
+    close(await column(page, 'units-table', 'zero fraction'), want.map((r) => r.zero_frac));
+    close(await column(page, 'units-table', 'max'), want.map((r) => r.max));
+    close(await column(page, 'units-table', 'dead'), want.map((r) => r.dead));
+    const sel = new Map((await ask('class_selectivity', { layer: 'conv1', step: 100 })).map((r) => [Number(r.channel), r.selectivity]));
+    close(await column(page, 'units-table', 'class selectivity'), want.map((r) => sel.get(Number(r.channel)) ?? null));
+
+    // Sort by zero fraction (descending first), the order is in the shareable address.
+    await page.click('[data-sort=zero_frac]');
+    await page.waitForFunction(() => location.hash.includes('sort=zero_frac'));
+    const sorted = [...want].sort((a, b) => Number(b.zero_frac) - Number(a.zero_frac) || Number(a.channel) - Number(b.channel));
+    close(await column(page, 'units-table', 'unit'), sorted.map((r) => r.channel));
+
+    // Heat map: one row per unit, one column per step, drawn on a canvas.
+    const canvas = page.locator('[data-testid=heatmap-canvas]');
+    await canvas.waitFor();
+    const { w, hgt } = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, hgt: c.height }));
+    expect(w % 2).toBe(0); // two steps, equal column widths
+    expect(hgt % 3).toBe(0); // three units, equal row heights
+    await screenshot(page, 'layer-heatmap', '[data-testid=heatmap]');
+    await screenshot(page, 'layer');
+
+    // Keyboard: Tab from the last column header reaches the first unit row; arrows move; Enter opens.
+    await page.locator('[data-sort=top_class]').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.channel)).toBe(String(sorted[0]!.channel));
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.channel)).toBe(String(sorted[1]!.channel));
+    await page.keyboard.press('Enter');
+    await ready(page, 'unit');
+    expect(decodeURIComponent(page.url())).toContain(`#/unit/conv1/${sorted[1]!.channel}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('unit view: mosaic, stats over training and class selectivity equal the SQL answers, with their SQL', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/unit/conv1/1?step=100`);
+    await ready(page, 'unit');
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    const img = page.locator('[data-testid=mosaic-img]');
+    await img.waitFor();
+    expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+    const top = await ask('top_k_activators', { layer: 'conv1', channel: 1, step: 100, k: 16 });
+    close(await column(page, 'topk-table', 'sample_id'), top.map((r) => r.sample_id));
+
+    const prof = await ask('neuron_profile', { layer: 'conv1', channel: 1 });
+    expect(prof.length).toBe(2);
+    close(await column(page, 'profile-table', 'step'), prof.map((r) => r.step));
+    close(await column(page, 'profile-table', 'max'), prof.map((r) => r.max));
+    close(await column(page, 'profile-table', 'zero_frac'), prof.map((r) => r.zero_frac));
+    await page.waitForSelector('[data-testid=profile-chart] canvas');
+
+    const [sel] = await ask('class_selectivity', { layer: 'conv1', channel: 1, step: 100 });
+    close([(await page.getAttribute('[data-testid=selectivity-index]', 'data-value'))!], [sel!.selectivity]);
+    const barValues = await page.$$eval('[data-testid=selectivity-bars] .bar', (bs) => bs.map((b) => (b as HTMLElement).dataset.value!));
+    close(barValues, Array.from(sel!.class_means as ArrayLike<number>));
+
+    const sqls = await page.locator('pre[data-testid=sql]').allTextContents();
+    expect(sqls.some((s) => s.includes('neuron_profile'))).toBe(true);
+    expect(sqls.some((s) => s.includes('class_selectivity'))).toBe(true);
+    expect(sqls.some((s) => s.includes('mosaic.png'))).toBe(true);
+    await screenshot(page, 'unit');
+    await screenshot(page, 'unit-mosaic', '[data-testid=mosaic-img]');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('SQL console: a named query as a form, free SQL, downloads, and a clear message for a failed query', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/sql`);
+    await ready(page, 'sql');
+    await page.selectOption('#query', 'layer_summary');
+    await page.fill('[data-param=step]', '100');
+    await page.locator('[data-param=step]').press('Enter'); // the form submits from the keyboard
+    await page.waitForSelector('[data-testid=named-result] [data-testid=result-table]');
+    const ls = await ask('layer_summary', { step: 100 });
+    expect(await column(page, 'result-table', 'layer')).toEqual(ls.map((r) => String(r.layer)));
+    close(await column(page, 'result-table', 'units'), ls.map((r) => r.units));
+    close(await column(page, 'result-table', 'mean_zero_frac'), ls.map((r) => r.mean_zero_frac));
+    // The form is in the address: a shared link runs it again.
+    const hash = new URLSearchParams(new URL(page.url()).hash.split('?')[1]);
+    expect([hash.get('q'), hash.get('p.step')]).toEqual(['layer_summary', '100']);
+
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=named-result] [data-format=csv]')]);
+    const csv = parseCsv(await fs.readFile((await dl.path())!, 'utf8'), { columns: true }) as Row[];
+    expect(csv.map((r) => r.layer)).toEqual(ls.map((r) => String(r.layer)));
+    const [pq] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=named-result] [data-format=parquet]')]);
+    expect((await fs.readFile((await pq.path())!)).subarray(0, 4).toString()).toBe('PAR1');
+
+    const free = "SELECT layer, count(*) AS n, sum(zero_count) AS z FROM neuron_stats WHERE step = 0 GROUP BY layer ORDER BY layer";
+    await page.fill('#free-sql', free);
+    await page.locator('#free-sql').press('Control+Enter');
+    const freeTable = page.locator('[data-testid=free-result] [data-testid=result-table]');
+    await freeTable.waitFor();
+    const want = await direct.query<Row>(free);
+    const got = await freeTable.evaluate((t) => [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.children].map((td) => (td as HTMLElement).dataset.value)));
+    expect(got).toEqual(want.map((r) => [String(r.layer), String(r.n), String(r.z)]));
+    await screenshot(page, 'sql');
+    expect(errors).toEqual([]);
+
+    // A failing query: the server's message is shown, the page keeps working.
+    await page.fill('#free-sql', 'SELECT * FROM no_such_table');
+    await page.click('[data-testid=free-form] button[type=submit]');
+    const err = page.locator('[data-testid=free-result] [data-testid=error]');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/no_such_table/);
+    // The only console errors: the browser's own note of the 400 answer.
+    expect(errors.every((e) => /Failed to load resource.*400/.test(e))).toBe(true);
+    await page.close();
+  });
+
+  it('embedding view: one point per sample, coloured by label', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/embedding`);
+    await ready(page, 'embedding');
+    const pts = await ask('embedding_points', { layer: 'gap', method: 'pca' });
+    expect(pts.length).toBe(N);
+    expect(Number(await page.getAttribute('[data-testid=embedding-canvas]', 'data-points'))).toBe(N);
+    const counts = new Map<string, number>();
+    for (const p of pts) counts.set(String(p.label), (counts.get(String(p.label)) ?? 0) + 1);
+    const legend = await page.$$eval('[data-testid=embedding-legend] li', (ls) => ls.map((l) => [(l as HTMLElement).dataset.label!, Number((l as HTMLElement).dataset.count)] as const));
+    expect(new Map(legend)).toEqual(counts);
+    await screenshot(page, 'embedding-canvas', '[data-testid=embedding-canvas]');
+    await screenshot(page, 'embedding');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says so when the token is wrong, and when the store is empty', async () => {
+    const bad = await openPage();
+    await bad.page.goto(`${server.url}/?token=wrong#/overview`);
+    await ready(bad.page, 'overview');
+    expect(await bad.page.locator('[data-testid=error]').first().textContent()).toMatch(/invalid bearer token/);
+    expect(bad.errors.every((e) => /Failed to load resource.*401/.test(e))).toBe(true);
+    await bad.page.close();
+
+    const { page, errors } = await openPage();
+    await page.goto(`${empty.url}/#/overview`);
+    await ready(page, 'overview');
+    expect(await page.locator('[data-testid=empty-store]').textContent()).toMatch(/store is empty/);
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    await screenshot(page, 'empty-store');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
