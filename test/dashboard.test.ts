@@ -141,6 +141,11 @@ describe('dashboard: served by neurolens serve', () => {
     expect(bundle.headers.get('cache-control')).toMatch(/immutable/);
     expect((await bundle.text()).length).toBeGreaterThan(10_000);
     expect((await fetch(`${server.url}/api/queries`)).status).toBe(401);
+    // The store's generation, polled by the page for live refresh: token required like all of /api.
+    expect((await fetch(`${server.url}/api/generation`)).status).toBe(401);
+    const gen = await fetch(`${server.url}/api/generation`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(gen.status).toBe(200);
+    expect(typeof ((await gen.json()) as { id: unknown }).id).toBe('string');
   });
 });
 
@@ -310,7 +315,7 @@ describe('dashboard: views in Chromium', () => {
     await page.close();
   });
 
-  it('embedding view: one point per sample, coloured by label', async () => {
+  it('embedding view: one point per sample, coloured by label; a click opens the sample with its nearest neighbours', async () => {
     const { page, errors } = await openPage();
     await page.goto(`${server.url}/?token=${TOKEN}#/embedding`);
     await ready(page, 'embedding');
@@ -323,6 +328,83 @@ describe('dashboard: views in Chromium', () => {
     expect(new Map(legend)).toEqual(counts);
     await screenshot(page, 'embedding-canvas', '[data-testid=embedding-canvas]');
     await screenshot(page, 'embedding');
+
+    // A click on a point opens its sample: the point's pixel position from the canvas's mapping.
+    const canvas = page.locator('[data-testid=embedding-canvas]');
+    const m = await canvas.evaluate((c: HTMLCanvasElement) => {
+      const b = c.getBoundingClientRect();
+      const d = c.dataset;
+      return { size: c.width, w: b.width, hgt: b.height, x0: Number(d.x0), x1: Number(d.x1), y0: Number(d.y0), y1: Number(d.y1), pad: Number(d.pad) };
+    });
+    const sx = (m.size - 2 * m.pad) / (m.x1 - m.x0 || 1);
+    const sy = (m.size - 2 * m.pad) / (m.y1 - m.y0 || 1);
+    const px = pts.map((p) => [m.pad + (Number(p.x) - m.x0) * sx, m.size - m.pad - (Number(p.y) - m.y0) * sy] as const);
+    const dist = (a: readonly [number, number], b: readonly [number, number]) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+    // A point with no other point drawn within 10 px but those at its very place (identical images).
+    const i = px.findIndex((a) => px.every((b) => dist(a, b) < 0.01 || dist(a, b) > 10));
+    expect(i).toBeGreaterThanOrEqual(0);
+    const want = Number(pts[px.findIndex((b) => dist(px[i]!, b) < 0.01)]!.sample_id); // the first drawn there
+    await canvas.click({ position: { x: (px[i]![0] * m.w) / m.size, y: (px[i]![1] * m.hgt) / m.size } });
+    await ready(page, 'sample');
+    expect(decodeURIComponent(page.url())).toContain(`#/sample/edges/${want}?layer=gap`);
+    // Its nearest neighbours in the embedded layer's codes, as the embedding_neighbors query gives them.
+    const nb = await ask('embedding_neighbors', { layer: 'gap', sample_id: want, k: 10, dataset: 'edges' });
+    expect(nb.length).toBe(10);
+    const shown = await page.$$eval('[data-testid=neighbour-list] li', (ls) => ls.map((l) => [Number((l as HTMLElement).dataset.sample), Number((l as HTMLElement).dataset.distance)] as const));
+    expect(shown.map((x) => x[0])).toEqual(nb.map((r) => Number(r.sample_id)));
+    close(shown.map((x) => String(x[1])), nb.map((r) => r.distance));
+    // Thumbnails are loaded, and each is a link to the neighbour's view.
+    expect(await page.$$eval('[data-testid=neighbour-list] img', (is) => is.every((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0))).toBe(true);
+    await page.click(`[data-testid=neighbour-list] li[data-sample="${nb[0]!.sample_id}"] a`);
+    await page.waitForFunction((id) => decodeURIComponent(location.hash).startsWith(`#/sample/edges/${id}`), Number(nb[0]!.sample_id));
+    await ready(page, 'sample');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sample view: image, uri, label, the prediction at the latest step and the most active units per layer equal the SQL answers', async () => {
+    const { page, errors } = await openPage();
+    const id = 6;
+    await page.goto(`${server.url}/?token=${TOKEN}#/sample/edges/${id}`);
+    await ready(page, 'sample');
+    expect(await page.locator('[data-testid=error]').count()).toBe(0);
+    const img = page.locator('[data-testid=sample-img]');
+    expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+    const [s] = await direct.query<Row>(`SELECT uri, label FROM samples WHERE dataset = 'edges' AND sample_id = ${id}`);
+    expect(await page.locator('[data-testid=sample-uri]').textContent()).toBe(String(s!.uri));
+    expect(await page.getAttribute('[data-testid=sample-label]', 'data-value')).toBe(String(s!.label));
+
+    const pred = await direct.query<Row>(
+      `SELECT step, pred, prob FROM predictions WHERE dataset = 'edges' AND sample_id = ${id} AND step = (SELECT max(step) FROM predictions WHERE dataset = 'edges')`,
+    );
+    expect(pred.length).toBe(1);
+    const li = page.locator('[data-testid=prediction]');
+    expect(await li.count()).toBe(1);
+    expect(Number(await li.getAttribute('data-step'))).toBe(Number(pred[0]!.step));
+    expect(Number(await li.getAttribute('data-pred'))).toBe(Number(pred[0]!.pred));
+    close([(await li.getAttribute('data-prob'))!], [pred[0]!.prob]);
+
+    // Top 10 units by max per layer at the layer's latest step, from the per-sample rows.
+    const layers = await direct.query<Row>("SELECT layer, max(step) AS step FROM neuron_stats WHERE dataset = 'edges' GROUP BY layer ORDER BY layer");
+    expect(layers.length).toBeGreaterThan(1);
+    for (const l of layers) {
+      const top = await direct.query<Row>(
+        `SELECT channel, max FROM activations WHERE dataset = 'edges' AND sample_id = ${id} AND layer = '${l.layer}' AND step = ${l.step} ORDER BY max DESC, channel LIMIT 10`,
+      );
+      expect(top.length).toBeGreaterThan(0);
+      close(await column(page, `units-${l.layer}`, 'unit'), top.map((r) => r.channel));
+      close(await column(page, `units-${l.layer}`, 'max'), top.map((r) => r.max));
+    }
+    // A unit is a link to its view.
+    const first = page.locator('[data-testid=units-conv1] tbody a').first();
+    const ch = await first.textContent();
+    await first.click();
+    await ready(page, 'unit');
+    expect(decodeURIComponent(page.url())).toContain(`#/unit/conv1/${ch}`);
+    expect(errors).toEqual([]);
+    await page.goBack();
+    await ready(page, 'sample');
+    await screenshot(page, 'sample');
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -341,6 +423,50 @@ describe('dashboard: views in Chromium', () => {
     expect(await page.locator('[data-testid=empty-store]').textContent()).toMatch(/store is empty/);
     expect(await page.locator('[data-testid=error]').count()).toBe(0);
     await screenshot(page, 'empty-store');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sample view: says so when a layer keeps no per-sample rows (retention summary)', async () => {
+    const lean = await makePipelineFixture(path.join(fx.dir, 'lean'), 8, { extra: 'retention: { layers: { fc: summary } }' });
+    expect((await runPipeline(await loadSpec(lean.specFile), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
+    const leanServer = await startServer({ store: lean.store, port: 0 });
+    try {
+      const { page, errors } = await openPage();
+      await page.goto(`${leanServer.url}/#/sample/edges/3`);
+      await ready(page, 'sample');
+      expect(await page.locator('[data-testid=no-rows-fc]').textContent()).toMatch(/keeps no per-sample rows/);
+      expect(await page.locator('[data-testid=units-fc]').count()).toBe(0);
+      expect((await column(page, 'units-conv1', 'unit')).length).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await leanServer.close();
+    }
+  });
+
+  // Last: it changes the store the other tests compare against.
+  it('live refresh: a new run committed to the store shows on the open overview without a reload', async () => {
+    const { page, errors } = await openPage();
+    await page.goto(`${server.url}/?token=${TOKEN}#/overview?dataset=edges`);
+    await ready(page, 'overview');
+    await page.waitForSelector('body[data-generation]');
+    const before = await column(page, 'runs-table', 'run_id');
+    await page.evaluate(() => ((window as unknown as { loaded: string }).loaded = 'same page'));
+    // A second run of the same spec (resume: its shards are committed already) adds a run record.
+    const again = await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' });
+    expect(again.status).toBe('succeeded');
+    await page.waitForFunction(
+      (id) => [...document.querySelectorAll('[data-testid=runs-table] tbody tr td:first-child')].some((td) => (td as HTMLElement).dataset.value === id) && document.body.dataset.ready === 'overview',
+      again.run_id,
+      { timeout: WAIT },
+    );
+    const after = await column(page, 'runs-table', 'run_id');
+    expect(after.length).toBe(before.length + 1);
+    expect(after).toContain(again.run_id);
+    // Not reloaded, and the address (the view's state) is kept.
+    expect(await page.evaluate(() => (window as unknown as { loaded?: string }).loaded)).toBe('same page');
+    expect(decodeURIComponent(page.url())).toContain('#/overview?dataset=edges');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -4,6 +4,7 @@
  *   GET  /healthz                                 liveness; no auth, touches neither DuckDB nor disk
  *   GET  /, /ui/app.js, /ui/app.css               the dashboard (ui/: bundled at the first request; no data, no auth)
  *   GET  /api/queries                             the named queries with their parameters and columns
+ *   GET  /api/generation                          the store's generation {id, settled}: changes when the store does (cheap: no query)
  *   GET  /api/queries/:name?param=...&format=     run a named query (cached per store generation)
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
  *   GET  /api/samples/:dataset/:id.png            a sample's original pixels
@@ -86,6 +87,13 @@ export function createApp(deps: AppDeps): Hono {
   if (deps.token !== undefined) app.use('/api/*', bearerAuth(deps.token));
 
   app.get('/api/queries', (c) => c.json({ queries: deps.queries.map(describeQuery) }));
+
+  // Dashboards poll this to re-fetch when the store changes (a commit, a finalize, a new run).
+  app.get('/api/generation', async (c) => {
+    const gen = await watch.generation();
+    c.header('Cache-Control', 'no-store');
+    return c.json({ id: gen.id, settled: gen.settled });
+  });
 
   app.get('/api/queries/:name', async (c) => {
     const name = c.req.param('name');

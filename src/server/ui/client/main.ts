@@ -1,6 +1,6 @@
 /** The neurolens dashboard: a single page over the HTTP API, state in the URL hash. */
 import './style.css';
-import { adoptTokenFromUrl, getToken, setToken } from './api.js';
+import { adoptTokenFromUrl, call, getToken, setToken } from './api.js';
 import { h } from './dom.js';
 import { parseHash, href, type Route } from './state.js';
 import { overviewView } from './views/overview.js';
@@ -8,6 +8,7 @@ import { layerView } from './views/layer.js';
 import { unitView } from './views/unit.js';
 import { sqlView } from './views/sql.js';
 import { embeddingView } from './views/embedding.js';
+import { sampleView } from './views/sample.js';
 
 type View = (root: HTMLElement, r: Route) => Promise<void>;
 
@@ -17,7 +18,13 @@ const VIEWS: Record<string, { title: string; view: View }> = {
   unit: { title: 'Unit', view: unitView },
   sql: { title: 'SQL', view: sqlView },
   embedding: { title: 'Embedding', view: embeddingView },
+  sample: { title: 'Sample', view: sampleView },
 };
+
+/** Seconds between two looks at the store's generation (live refresh). */
+const POLL_MS = 3000;
+/** Views not redrawn when the store changes: the SQL console would lose what is being typed. */
+const NO_REFRESH = new Set(['sql']);
 
 let main: HTMLElement;
 let seq = 0;
@@ -49,8 +56,9 @@ function nav(): HTMLElement {
   return h('nav', { 'aria-label': 'views' }, ...links.map(([v, t]) => h('a', { href: href(v), 'data-nav': v }, t)));
 }
 
-async function render(): Promise<void> {
+async function render(refresh = false): Promise<void> {
   const mine = ++seq;
+  const scroll = refresh ? window.scrollY : 0;
   const r = parseHash();
   const entry = VIEWS[r.view];
   document.body.dataset.ready = '';
@@ -71,7 +79,31 @@ async function render(): Promise<void> {
     }
   }
   // Tests and the benchmark wait for this: every panel of the view has its data (or its error).
-  if (mine === seq) document.body.dataset.ready = r.view;
+  if (mine === seq) {
+    if (refresh) window.scrollTo(0, scroll);
+    document.body.dataset.ready = r.view;
+  }
+}
+
+/**
+ * Live refresh: GET /api/generation every few seconds (cheap: no query); when the store's
+ * generation changes, the current view is drawn again from the same address (the state is in the
+ * hash, so nothing is lost). A failed look (no token yet, server restarting) is retried silently.
+ */
+let generation: string | undefined;
+async function poll(): Promise<void> {
+  try {
+    const r = await call('api/generation', { headers: { Accept: 'application/json' } });
+    const g = ((await r.json()) as { id: string }).id;
+    const changed = generation !== undefined && g !== generation;
+    generation = g;
+    document.body.dataset.generation = g;
+    if (changed && !NO_REFRESH.has(parseHash().view) && document.body.dataset.ready) await render(true);
+  } catch {
+    /* retried at the next tick */
+  } finally {
+    setTimeout(() => void poll(), POLL_MS);
+  }
 }
 
 function start(): void {
@@ -83,6 +115,7 @@ function start(): void {
   );
   window.addEventListener('hashchange', () => void render());
   void render();
+  void poll();
 }
 
 start();

@@ -1,4 +1,4 @@
-/** Embedding view: the 2-D layout of a layer's codes, one point per sample, coloured by label. */
+/** Embedding view: the 2-D layout of a layer's codes, one point per sample, coloured by label; a click opens the sample. */
 import { lit, named, sql } from '../api.js';
 import { colour, scatter } from '../charts.js';
 import { errorBox, h, note, num, panel } from '../dom.js';
@@ -34,6 +34,12 @@ export async function embeddingView(root: HTMLElement, r: Route): Promise<void> 
   );
   root.append(choices);
   const a = await named('embedding_points', { layer, method, step: stepParam ?? undefined, dataset: ctx.dataset, model: ctx.model });
+  // The dataset of the points (a click opens the sample's view): the address's, or the only one.
+  let dataset = ctx.dataset;
+  if (!dataset) {
+    const ds = (await sql(`SELECT DISTINCT dataset FROM embeddings WHERE layer = ${lit(layer)}${contextWhere(lit)} ORDER BY dataset`)).rows;
+    if (ds.length === 1) dataset = String(ds[0]!.dataset);
+  }
   const n = a.rows.length;
   const xs = new Float32Array(n);
   const ys = new Float32Array(n);
@@ -57,8 +63,14 @@ export async function embeddingView(root: HTMLElement, r: Route): Promise<void> 
     panel(
       `${layer} · ${method}${a.rows[0] ? ` · step ${a.rows[0].step}` : ''}`,
       { testid: 'embedding', sql: a.sql },
-      note(`${n} points${a.truncated ? ' (cut at the server row limit)' : ''}`, 'embedding-count'),
-      h('div', { class: 'grid' }, scatter(xs, ys, labels, { testid: 'embedding-canvas' }), legend),
+      note(
+        `${n} points${a.truncated ? ' (cut at the server row limit)' : ''}. ${dataset ? 'Click a point to open its sample.' : 'Several datasets: add ?dataset=<name> to the address to open samples by clicking.'}`,
+        'embedding-count',
+      ),
+      h('div', { class: 'grid' }, scatter(xs, ys, labels, {
+          testid: 'embedding-canvas',
+          onPick: dataset ? (i) => (location.hash = href('sample', [dataset, Number(a.rows[i]!.sample_id)], { layer })) : undefined,
+        }), legend),
     ),
   );
 }
