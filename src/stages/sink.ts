@@ -117,6 +117,8 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
   const layerNames = results.length ? results[0].layers.map((l) => l.layer) : [];
   const jobs: (() => Promise<PartRecord>)[] = [];
   const partials: LayerPartial[] = [];
+  // Labels of each result's samples, once per shard (every layer and the predictions use them).
+  const labelsOf = results.map((r) => Int32Array.from(r.sampleIds, (id) => req.labels[id - req.labelStart] ?? -1));
   for (let li = 0; li < layerNames.length; li++) {
     const layer = layerNames[li];
     const batches = results.map((r) => r.layers[li]);
@@ -127,20 +129,19 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
     const topk = new TopK({ channels, k: cfg.topk, layer });
     const classes = new ClassStats({ channels, eps: cfg.eps, layer });
     const sketch = new MaxSketch({ channels, layer });
-    for (const b of batches) {
+    batches.forEach((b, k) => {
       stats.add(b);
       topk.add(b);
-      classes.add(b, Int32Array.from(b.sampleIds, (id) => req.labels[id - req.labelStart] ?? -1));
+      classes.add(b, labelsOf[k]);
       sketch.add(b);
-    }
+    });
     const keep = cfg.retention?.[layer] ?? { mode: 'rows' };
     const rowsRate = keep.mode === 'rows' ? 1 : keep.mode === 'summary' ? 0 : keep.rate;
     const cc = classes.toColumns();
     const sc = sketch.toColumns();
     partials.push({ layer, channels, extent, stats: stats.toColumns(), topk: topk.toColumns(), classes: cc, sketch: sc, rowsRate });
     if (keep.mode !== 'summary') {
-      const cols = activationColumns(batches);
-      const rows = keep.mode === 'sample' ? sampledRows(cols, channels, keep.rate) : cols;
+      const rows = activationColumns(keep.mode === 'sample' ? batches.map((b) => keptSamples(b, keep.rate)) : batches);
       jobs.push(() => writeTablePart(cfg.store, 'activations', part, shard, rows));
     }
     if (codes.has(layer)) jobs.push(() => writeTablePart(cfg.store, 'codes', part, shard, codeColumns(batches)));
@@ -156,11 +157,11 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
     const pred = new Int32Array(samples);
     const prob = new Float32Array(samples);
     let o = 0;
-    for (const r of results) {
+    for (const [k, r] of results.entries()) {
       ids.set(r.sampleIds, o);
       pred.set(r.predictions!.pred, o);
       prob.set(r.predictions!.prob, o);
-      for (let i = 0; i < r.sampleIds.length; i++) label[o + i] = req.labels[r.sampleIds[i] - req.labelStart] ?? -1;
+      label.set(labelsOf[k], o);
       o += r.sampleIds.length;
     }
     jobs.push(() => writeTablePart(cfg.store, 'predictions', base, shard, { sample_id: ids, label, pred, prob }));
@@ -243,25 +244,26 @@ export function activationColumns(batches: LayerBatchStats[]) {
   return cols;
 }
 
-/** The rows of the samples `keepsRow` selects (whole samples: every channel of a kept sample). */
-function sampledRows(cols: ReturnType<typeof activationColumns>, channels: number, rate: number): ReturnType<typeof activationColumns> {
-  const n = cols.sample_id.length / channels;
+/** The samples of a batch that `keepsRow` selects (every channel of a kept sample), before any row is built. */
+function keptSamples(b: LayerBatchStats, rate: number): LayerBatchStats {
+  const C = b.channels;
   const kept: number[] = [];
-  for (let i = 0; i < n; i++) if (keepsRow(cols.sample_id[i * channels], rate)) kept.push(i);
+  for (let i = 0; i < b.batch; i++) if (keepsRow(b.sampleIds[i], rate)) kept.push(i);
   const pick = <A extends Int32Array | Float32Array>(a: A): A => {
-    const out = new (a.constructor as new (n: number) => A)(kept.length * channels);
-    kept.forEach((i, k) => out.set(a.subarray(i * channels, (i + 1) * channels), k * channels));
+    const out = new (a.constructor as new (n: number) => A)(kept.length * C);
+    kept.forEach((i, k) => out.set(a.subarray(i * C, (i + 1) * C), k * C));
     return out;
   };
   return {
-    sample_id: pick(cols.sample_id),
-    channel: pick(cols.channel),
-    max: pick(cols.max),
-    mean: pick(cols.mean),
-    zero_frac: pick(cols.zero_frac),
-    argmax_t: pick(cols.argmax_t),
-    argmax_y: pick(cols.argmax_y),
-    argmax_x: pick(cols.argmax_x),
+    ...b,
+    batch: kept.length,
+    sampleIds: Int32Array.from(kept, (i) => b.sampleIds[i]),
+    max: pick(b.max),
+    min: pick(b.min),
+    mean: pick(b.mean),
+    sqMean: pick(b.sqMean),
+    zeroFrac: pick(b.zeroFrac),
+    argmax: pick(b.argmax),
   };
 }
 
