@@ -5,13 +5,23 @@
  * failed for good make it a TOO_MANY_ERRORS error, as a local run over the error budget is.
  */
 import { NeurolensError } from '../errors.js';
-import type { RunOptions, RunSummary } from '../pipeline/runner.js';
+import type { RunOptions } from '../pipeline/runner.js';
 import type { LoadedSpec } from '../pipeline/spec.js';
 import { submitRun } from '../queue/submit.js';
 import { watchRun } from '../queue/status.js';
 import { readRun } from '../storage/index.js';
 
-export async function runOnQueue(loaded: LoadedSpec, queue: string, o: RunOptions): Promise<Pick<RunSummary, 'run_id' | 'samples' | 'errors' | 'seconds' | 'checkpoints' | 'embeddings'>> {
+/** What a watch reports of one checkpoint's run, local (a RunSummary has these fields) or queued. */
+export interface RunOutcome {
+  run_id: string;
+  samples: number;
+  errors: number;
+  seconds: number;
+  checkpoints: { shards: number; skipped: number }[];
+  embeddings: unknown[];
+}
+
+export async function runOnQueue(loaded: LoadedSpec, queue: string, o: RunOptions): Promise<RunOutcome> {
   const t0 = performance.now();
   const sub = await submitRun(loaded, { ...o, queue });
   const final = sub.nothing_to_do ? null : await watchRun(queue, sub.run_key, () => {});
@@ -27,7 +37,7 @@ export async function runOnQueue(loaded: LoadedSpec, queue: string, o: RunOption
     samples: counts.samples ?? 0,
     errors: counts.errors ?? 0,
     seconds: Math.round((performance.now() - t0) / 10) / 100,
-    checkpoints: sub.checkpoints.map((c) => ({ step: c.step, shards: c.pending, skipped: c.skipped })) as unknown as RunSummary['checkpoints'],
+    checkpoints: sub.checkpoints.map((c) => ({ shards: c.pending, skipped: c.skipped })),
     embeddings: [],
   };
 }

@@ -21,8 +21,8 @@ import path from 'node:path';
 import { isDynamicPattern } from 'tinyglobby';
 import { NeurolensError, errorMessage, isNeurolensError } from '../errors.js';
 import { listCheckpoints } from '../model/checkpoints.js';
-import { runPipeline, type RunOptions, type RunSummary } from '../pipeline/runner.js';
-import { runOnQueue } from './queue-run.js';
+import { runPipeline, type RunOptions } from '../pipeline/runner.js';
+import { runOnQueue, type RunOutcome } from './queue-run.js';
 import { loadSpec, type LoadedSpec } from '../pipeline/spec.js';
 import { checkModelFiles, dirSignature, hasCompleteMarker } from './complete.js';
 import { candidateDirs, isSingleDir } from './discover.js';
@@ -320,7 +320,7 @@ export class Watcher {
     if ((await dirSignature(r.dir)) !== r.sig) return;
     await reporter.emit({ event: 'analyse', step: r.step, dir: r.dir, files: r.files });
     this.busy = { step: r.step, dir: r.dir };
-    let summary: Pick<RunSummary, 'run_id' | 'samples' | 'errors' | 'seconds' | 'checkpoints' | 'embeddings'>;
+    let summary: RunOutcome;
     try {
       summary = this.o.queue
         ? await runOnQueue(this.loaded, this.o.queue, { ...this.o.run, checkpoints: r.dir, resume: true })
@@ -342,7 +342,7 @@ export class Watcher {
     this.busy = null;
     await this.state.add({ step: r.step, dir: r.dir, run_id: summary.run_id, at: new Date().toISOString() });
     this.analysed++;
-    const sum = (f: (c: RunSummary['checkpoints'][number]) => number) => summary.checkpoints.reduce((n, c) => n + f(c), 0);
+    const sum = (f: (c: RunOutcome['checkpoints'][number]) => number) => summary.checkpoints.reduce((n, c) => n + f(c), 0);
     await reporter.emit({
       event: 'checkpoint',
       step: r.step,
