@@ -248,7 +248,6 @@ export async function runPipeline(loaded: LoadedSpec, opts: RunOptions = {}): Pr
   const t0 = performance.now();
   const prep = await prepareRun(loaded, opts);
   const { storeDir, backend, source, size, checkpoints, layers, codes, retention } = prep;
-  for (const line of retention.lines) log.info({ event: 'retention' }, line);
   if ((opts.progress ?? 'silent') !== 'silent' && opts.progress !== 'json') for (const line of retention.lines) process.stderr.write(line + '\n');
   // --json: the estimate as an NDJSON event on stderr, with the progress events, before any work.
   if (opts.progress === 'json') {
