@@ -27,14 +27,14 @@ stored AS (
   WHERE $eps IS NULL AND step = (SELECT step FROM at_step)
     AND ($layer IS NULL OR layer = $layer) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
 ),
--- Every sample of a layer has the same number of positions, so the mean of per-sample means and
--- zero fractions is the position-weighted one.
 -- Which layers keep every per-sample row (neuron_stats.rows_rate 1, or NULL in older stores).
 rates AS (
   SELECT dataset, model, step, layer, min(coalesce(rows_rate, 1)) AS rows_rate
   FROM (SELECT dataset, model, step, layer, rows_rate FROM neuron_stats UNION ALL SELECT dataset, model, step, layer, rows_rate FROM neuron_stats_partial)
   WHERE $eps IS NOT NULL AND step = (SELECT step FROM at_step) GROUP BY ALL
 ),
+-- Every sample of a layer has the same number of positions, so the mean of per-sample means and
+-- zero fractions is the position-weighted one.
 recomputed AS (
   SELECT a.dataset, a.model, a.step, a.layer, a.channel, max(a.max) AS max, avg(a.mean) AS mean,
     avg(a.zero_frac) AS zero_frac, avg(CAST(a.max > $eps AS DOUBLE)) AS active_frac, max(a.max) <= $eps AS dead

@@ -46,7 +46,7 @@ stored AS (
 -- conditions on $exact are decided when the statement is planned, so the branch not taken is not
 -- read at all (a condition on `enough` alone would still scan activations).
 enough AS (
-  SELECT count(*) > 0 AND min(n) >= $k AS ok
+  SELECT count(*) > 0 AND min(n) >= $k AS ok, coalesce(min(n), 0) AS min_n
   FROM (SELECT count(*) AS n FROM stored GROUP BY dataset, model, channel)
 ),
 -- Ranking beyond the stored top-k needs every per-sample row: a layer kept as a summary (or a
@@ -55,7 +55,7 @@ rows_check AS (
   SELECT CASE
     WHEN ($exact OR ($exact IS NULL AND NOT (SELECT ok FROM enough))) AND min(coalesce(rows_rate, 1)) < 1
     THEN error('layer ' || $layer || ' keeps ' || CASE WHEN min(coalesce(rows_rate, 1)) = 0 THEN 'no per-sample rows (retention summary)' ELSE 'a sample of its per-sample rows (retention sample ' || min(rows_rate) || ')' END
-      || ': the topk table holds ' || (SELECT coalesce(min(n), 0) FROM (SELECT count(*) AS n FROM stored GROUP BY dataset, model, channel)) || ' samples per neuron; ask for at most that many (or exact=false), or run again with retention.layers: { ' || $layer || ': rows }')
+      || ': the topk table holds ' || (SELECT min_n FROM enough) || ' samples per neuron; ask for at most that many (or exact=false), or run again with retention.layers: { ' || $layer || ': rows }')
     ELSE true END AS ok
   FROM (SELECT rows_rate FROM neuron_stats WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model)
         UNION ALL SELECT rows_rate FROM neuron_stats_partial WHERE layer = $layer AND step = (SELECT step FROM at_step) AND ($dataset IS NULL OR dataset = $dataset) AND ($model IS NULL OR model = $model))

@@ -53,14 +53,11 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     throw new NeurolensError('NOT_FOUND', `nothing to finalize: no committed shards for dataset=${key.dataset} model=${key.model} step=${key.step} in ${store.dir}`);
   }
   const out: FinalizeResult = { layers: [] };
-  const missing = (layer: string): never => {
-    throw new NeurolensError('NOT_FOUND', `nothing to finalize for layer ${layer} at step ${key.step}: no committed neuron_stats_partial rows`);
-  };
   for (const layer of layers) {
     const lp = { ...params, layer };
     const ns = await store.queryColumns(
       `SELECT shard, channel, count::DOUBLE AS count, positions::DOUBLE AS positions, mean, m2, min, max,
-              zero_count::DOUBLE AS zero_count, active_count::DOUBLE AS active_count
+              zero_count::DOUBLE AS zero_count, active_count::DOUBLE AS active_count, rows_rate
        FROM neuron_stats_partial WHERE ${where} AND layer = $layer ORDER BY shard, channel`,
       lp,
     );
@@ -90,7 +87,9 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
       shards++;
       i = j;
     }
-    if (!merged) missing(layer);
+    if (!merged) {
+      throw new NeurolensError('NOT_FOUND', `nothing to finalize for layer ${layer} at step ${key.step}: no committed neuron_stats_partial rows`);
+    }
 
     // Top-k: restore each shard's partial and merge. The stored argmax is (t, y, x); any
     // row-major flattening with extents larger than the maxima keeps their lexicographic order,
@@ -105,7 +104,7 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     // A loop, not Math.max(...ay): spreading 100k+ values overflows the call stack.
     const H = ay.reduce((m, v) => (v > m ? v : m), 0) + 1;
     const W = ax.reduce((m, v) => (v > m ? v : m), 0) + 1;
-    const channels = merged!.channels;
+    const channels = merged.channels;
     let top: TopK | null = null;
     const tshard = tk.data.shard as number[];
     for (let i = 0; i < tk.rowCount; ) {
@@ -137,13 +136,14 @@ export async function finalizeStep(store: Store, key: FinalizeKey, opts: { eps: 
     const sketch = await mergeShards(store, 'max_sketch_partial', lp, 'channel, sign, key', (d) =>
       MaxSketch.fromColumns({ channel: d.channel, sign: d.sign, key: d.key, count: d.count, min: d.min, max: d.max }, undefined, layer),
     );
-    const [rate] = await store.query<{ r: number | null }>(`SELECT any_value(rows_rate) AS r FROM neuron_stats_partial WHERE ${where} AND layer = $layer`, lp);
+    // The first non-null rows_rate, as any_value() would give (null: a store from before retention).
+    const rate = (ns.data.rows_rate as (number | null)[]).find((v) => v !== null);
     const all = {
-      stats: merged!,
+      stats: merged,
       topk: top ?? new TopK({ channels, k: opts.topk, layer }),
       classes: classes ?? new ClassStats({ channels, eps: opts.eps, layer }),
       sketch: sketch ?? new MaxSketch({ channels, layer }),
-      rowsRate: rate?.r ?? 1,
+      rowsRate: rate ?? 1,
     };
     const dead = await writeLayerFinal(store.dir, lp, all, H, W);
     out.layers.push({ layer, shards, channels, dead });

@@ -330,6 +330,13 @@ export class ClassStats {
     return r;
   }
 
+  /** The classes with at least one sample, ascending. */
+  private nonEmptyClasses(): number[] {
+    const ks: number[] = [];
+    for (let k = 0; k < this.s.classes; k++) if (this.s.count[k] > 0) ks.push(k);
+    return ks;
+  }
+
   /**
    * Morcos et al.'s class selectivity index per channel, on class means mu_k of the per-sample
    * mean activation over the classes with samples: (mu_max - mu_rest) / (mu_max + mu_rest), where
@@ -340,8 +347,7 @@ export class ClassStats {
     const s = this.s;
     const C = s.channels;
     const out = new Float64Array(C).fill(NaN);
-    const ks: number[] = [];
-    for (let k = 0; k < s.classes; k++) if (s.count[k] > 0) ks.push(k);
+    const ks = this.nonEmptyClasses();
     if (ks.length < 2) return out;
     for (let c = 0; c < C; c++) {
       let best = -Infinity;
@@ -379,8 +385,7 @@ export class ClassStats {
   toColumns(): ClassStatsColumns {
     const s = this.s;
     const C = s.channels;
-    const ks: number[] = [];
-    for (let k = 0; k < s.classes; k++) if (s.count[k] > 0) ks.push(k);
+    const ks = this.nonEmptyClasses();
     const R = ks.length * C;
     const cols: ClassStatsColumns = {
       channel: new Int32Array(R), label: new Int32Array(R), count: new Float64Array(R),
