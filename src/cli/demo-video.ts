@@ -104,9 +104,9 @@ export async function runVideoDemo(o: VideoDemoOptions): Promise<Record<string, 
   out.run = summary;
   const classes = spec.spec.dataset.classes ?? [];
   const name = (l: unknown) => classes[Number(l)] ?? String(l);
+  const last = Math.max(...summary.checkpoints.map((c) => c.step));
   const store = await Store.open(summary.store, { readOnly: true });
   try {
-    const last = Math.max(...summary.checkpoints.map((c) => c.step));
     const q = async (query: string, params: Record<string, string | number>) => resultRows(await runQuery(store, await getQuery(query), params));
     out.accuracy = await store.query(
       `PIVOT (SELECT step, model, round(avg(CASE WHEN pred = label THEN 1 ELSE 0 END), 3) AS acc FROM predictions WHERE model LIKE '${MODEL}%' GROUP BY step, model)
@@ -140,7 +140,7 @@ export async function runVideoDemo(o: VideoDemoOptions): Promise<Record<string, 
     printRunSummary(summary);
     const show = (title: string, rows: unknown) => process.stdout.write(`\n${title}\n${formatTable(rows as Record<string, unknown>[])}\n`);
     show(`Test-clip accuracy per checkpoint, with both streams (${MODEL}) and with one stream's input zeroed:`, out.accuracy);
-    show(`Which stream drives the units of each layer at step ${Math.max(...summary.checkpoints.map((c) => c.step))} (stream_drivers: drop of the mean activation >= 50% when a stream is zeroed):`, out.stream_drivers);
+    show(`Which stream drives the units of each layer at step ${last} (stream_drivers: drop of the mean activation >= 50% when a stream is zeroed):`, out.stream_drivers);
     show('Most confused classes (confusions):', out.confusions);
     show('Fusion units that separate violin from cello (confusion_neurons):', out.violin_vs_cello);
     if (out.unit) show(`Videos that excite fusion unit ${(out.unit as { channel: number }).channel} most (top_k_videos: max over each video's clips):`, out.top_videos);

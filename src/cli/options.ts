@@ -12,6 +12,33 @@ export function intOption(name: string, min = 1) {
   };
 }
 
+/** Commander parser for a finite number option accepted by `ok` (`what` names it in the error). */
+export function numberOption(name: string, ok: (v: number) => boolean = () => true, what = 'a number') {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${name}: expected ${what}, got '${v}'`);
+    return n;
+  };
+}
+
+/** Commander parser for a comma-separated list of finite numbers, each accepted by `ok`. */
+export function listOption(name: string, ok: (v: number) => boolean, what: string) {
+  return (v: string): number[] => {
+    const parts = v.split(',').map((s) => s.trim());
+    const nums = parts.map(Number);
+    if (parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || !ok(n))) throw new InvalidArgumentError(`${name}: expected comma-separated ${what}, got '${v}'`);
+    return nums;
+  };
+}
+
+/** Commander parser for one of a fixed set of values. */
+export function choice<T extends string>(name: string, values: readonly T[]) {
+  return (v: string): T => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name}: expected ${values.join('|')}, got '${v}'`);
+    return v as T;
+  };
+}
+
 /** `--shard i/N` -> { index: i, count: N } with 0 <= i < N. */
 export function parseShardOption(v: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(v);

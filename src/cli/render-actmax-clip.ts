@@ -8,8 +8,7 @@
  * the objective is normalised by the unit's dataset max (neuron_stats). Writes F.png and
  * F.png.json (settings, activations, slowness, per-kappa terms).
  */
-import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { NeurolensError } from '../errors.js';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
 import { tfc, type tfl } from '../model/tf.js';
@@ -17,8 +16,8 @@ import { actmaxClip, actmaxTemporalSweep, type ClipActmaxResult } from '../expla
 import { openActmaxSource } from '../explain/actmax-source.js';
 import { actmaxClipPng, objectiveValue } from '../render/actmax-clip-figure.js';
 import { findRunSpec } from '../render/run-model.js';
-import { writeFileAtomic } from '../storage/atomic.js';
-import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
+import { MODEL_NAME_HELP, choice, intOption, listOption, modelNameOption, numberOption } from './options.js';
+import { writeWithSidecar } from './render-actmax.js';
 import type { OutputSink } from './write-output.js';
 
 type Stream = 'appearance' | 'motion' | 'both';
@@ -44,25 +43,8 @@ interface ActmaxClipCliOptions {
   json?: boolean;
 }
 
-function kappaList(v: string): number[] {
-  const parts = v.split(',').map((s) => s.trim());
-  const nums = parts.map(Number);
-  if (parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || n < 0)) throw new InvalidArgumentError(`--kappa: expected comma-separated weights >= 0, e.g. 0,1,10, got '${v}'`);
-  return nums;
-}
 
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name}: expected ${values.join('|')}, got '${v}'`);
-    return v as T;
-  };
-}
 
-function lrOption(v: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`--lr: expected a number > 0, got '${v}'`);
-  return n;
-}
 
 /** The clip layout the store's run recorded (appearance channels, motion scale), when there is one. */
 async function runLayout(o: ActmaxClipCliOptions): Promise<{ appearance?: number; motionScale: number }> {
@@ -88,12 +70,12 @@ export function registerActmaxClip(render: Command, sink: OutputSink = process.s
     .requiredOption('--layer <name>', 'layer name (a stream layer or the fusion layer)')
     .requiredOption('--channel <n>', 'channel (neuron) index', intOption('--channel', 0))
     .requiredOption('--out <file>', 'PNG file to write (numbers go to <file>.json)')
-    .option('--kappa <list>', 'temporal-variation weights, one row each (two or more: a sweep with slowness)', kappaList, [0, 1, 10])
+    .option('--kappa <list>', 'temporal-variation weights, one row each (two or more: a sweep with slowness)', listOption('--kappa', (v) => v >= 0, 'weights >= 0, e.g. 0,1,10'), [0, 1, 10])
     .option('--stream <which>', 'whose temporal weight kappa sets: appearance|motion|both', choice('--stream', ['appearance', 'motion', 'both'] as const), 'both')
     .option('--reduce <how>', "the unit's positions: mean | max | centre (one position)", choice('--reduce', ['mean', 'max', 'centre'] as const), 'mean')
     .option('--steps <n>', 'Adam steps', intOption('--steps'))
     .option('--seed <n>', 'seed of the initial clip and jitter', intOption('--seed', 0))
-    .option('--lr <x>', 'Adam learning rate', lrOption)
+    .option('--lr <x>', 'Adam learning rate', numberOption('--lr', (v) => v > 0, 'a number > 0'))
     .option('--jitter <px>', 'largest random shift per step', intOption('--jitter', 0))
     .option('--store <dir>', 'store: checkpoint and preprocessing from its newest run, normalisation by the unit max in neuron_stats')
     .option('--model-dir <dir>', 'TF.js LayersModel directory (default: the --store run checkpoint at --step)')
@@ -153,10 +135,7 @@ export function registerActmaxClip(render: Command, sink: OutputSink = process.s
           trace: r.trace,
         })),
       };
-      const out = path.resolve(o.out);
-      const json = `${JSON.stringify(sidecar, null, 1)}\n`;
-      await writeFileAtomic(out, png);
-      await writeFileAtomic(`${out}.json`, json);
+      const json = await writeWithSidecar(o.out, png, sidecar);
       if (o.json) {
         sink.write(json);
         return;

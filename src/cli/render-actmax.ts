@@ -10,25 +10,10 @@ import { renderActmax } from '../explain/actmax-render.js';
 import { ACTMAX_DEFAULTS, type ActmaxSettings } from '../explain/actmax-settings.js';
 import { PARAM_KINDS, type ParamKind } from '../explain/actmax-param.js';
 import { writeFileAtomic } from '../storage/atomic.js';
-import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
+import { MODEL_NAME_HELP, intOption, listOption, modelNameOption, numberOption } from './options.js';
 import type { OutputSink } from './write-output.js';
 
-function numberOption(name: string, ok: (v: number) => boolean = () => true, what = 'a number') {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${name}: expected ${what}, got '${v}'`);
-    return n;
-  };
-}
 
-function listOption(name: string, ok: (v: number) => boolean, what: string) {
-  return (v: string): number[] => {
-    const parts = v.split(',').map((s) => s.trim());
-    const nums = parts.map(Number);
-    if (parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || !ok(n))) throw new InvalidArgumentError(`${name}: expected comma-separated ${what}, got '${v}'`);
-    return nums;
-  };
-}
 
 function parseSize(v: string): { height: number; width: number } {
   const m = /^(\d+)x(\d+)$/.exec(v);
@@ -59,6 +44,15 @@ interface ActmaxCliOptions extends Omit<ActmaxSettings, 'decorrelate'> {
   inputStd?: number[];
   backend: BackendChoice;
   json?: boolean;
+}
+
+/** Writes `out` and its sidecar `out.json` (the settings and numbers); returns the sidecar text. */
+export async function writeWithSidecar(out: string, png: Buffer, sidecar: unknown): Promise<string> {
+  const file = path.resolve(out);
+  const json = `${JSON.stringify(sidecar, null, 1)}\n`;
+  await writeFileAtomic(file, png);
+  await writeFileAtomic(`${file}.json`, json);
+  return json;
 }
 
 const d = ACTMAX_DEFAULTS;
@@ -125,10 +119,7 @@ export function registerActmax(render: Command, sink: OutputSink = process.stdou
         upscale: o.upscale,
         preprocess: { scale: o.inputScale, mean: o.inputMean, std: o.inputStd },
       });
-      const out = path.resolve(o.out);
-      const json = `${JSON.stringify(sidecar, null, 1)}\n`;
-      await writeFileAtomic(out, png);
-      await writeFileAtomic(`${out}.json`, json);
+      const json = await writeWithSidecar(o.out, png, sidecar);
       if (o.json) {
         sink.write(json);
         return;

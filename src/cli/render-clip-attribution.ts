@@ -7,7 +7,7 @@
  * (default: the last spatiotemporal layer upstream of the target). Saliency: one row for the
  * appearance channels, one for the motion channels.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { NeurolensError } from '../errors.js';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
 import type { tfl } from '../model/tf.js';
@@ -20,7 +20,7 @@ import { clipPictures } from '../render/clip-frames.js';
 import { clipInput, clipLabel, openClipRun } from '../render/clip-source.js';
 import { clipStripPng } from '../render/clip-strip.js';
 import { openRenderModel } from '../render/run-model.js';
-import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
+import { MODEL_NAME_HELP, choice, intOption, modelNameOption } from './options.js';
 import { pictureKind } from './render-clips.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
@@ -46,12 +46,6 @@ interface ClipAttributionCliOptions {
   json?: boolean;
 }
 
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name}: expected ${values.join('|')}, got '${v}'`);
-    return v as T;
-  };
-}
 
 function targetOf(o: ClipAttributionCliOptions): ClipTarget {
   if ((o.class === undefined) === (o.neuron === undefined)) throw new NeurolensError('BAD_SPEC', 'give exactly one of --class C or --neuron LAYER:CHANNEL');

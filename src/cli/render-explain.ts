@@ -13,23 +13,10 @@ import { loadImageInput, loadSampleInput, openExplainModel } from '../explain/in
 import { baselineFor } from '../explain/integrated-gradients.js';
 import { OCCLUSION_DEFAULTS } from '../explain/occlusion.js';
 import { parseNeuron, type ClassScore, type NeuronReduce, type Target } from '../explain/target.js';
-import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
+import { MODEL_NAME_HELP, choice, intOption, modelNameOption, numberOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
-function numberOption(name: string, ok: (v: number) => boolean = () => true, what = 'a number') {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${name}: expected ${what}, got '${v}'`);
-    return n;
-  };
-}
 
-function choice<T extends string>(name: string, values: readonly T[]) {
-  return (v: string): T => {
-    if (!values.includes(v as T)) throw new InvalidArgumentError(`${name}: expected ${values.join('|')}, got '${v}'`);
-    return v as T;
-  };
-}
 
 function colormapOption(v: string): ColormapName {
   if (!isColormapName(v)) throw new InvalidArgumentError(`--colormap: expected ${COLORMAP_NAMES.join('|')}, got '${v}'`);

@@ -18,16 +18,11 @@ import { renderClipStrip, type ClipStripOptions, type StripLayout } from './clip
 import { encodePng } from './png.js';
 import { clipPictures } from './clip-frames.js';
 import { clipInput, clipLabel, openClipRun } from './clip-source.js';
-import { queryTopActivators, type TopActivator } from './neuron-mosaic.js';
+import { queryTopActivators, type NeuronMosaicOptions, type TopActivator } from './neuron-mosaic.js';
 import { runCheckpoint } from './run-model.js';
 
-export interface ClipTopkOptions {
-  layer: string;
-  channel: number;
-  step?: number;
-  k?: number;
-  dataset?: string;
-  model?: string;
+/** The unit and its top-k rows as `queryTopActivators` reads them (neuron-mosaic.ts). */
+export interface ClipTopkOptions extends Pick<NeuronMosaicOptions, 'layer' | 'channel' | 'step' | 'k' | 'dataset' | 'model'> {
   /** Model directory for the receptive field (default: the run's checkpoint at the step). */
   modelDir?: string;
   /** Also the motion channels of each clip. */
