@@ -13,30 +13,11 @@
 import { tfc } from '../src/model/tf.js';
 import { registerWasmGradientKernels } from '../src/model/kernels/index.js';
 import { buildTwoStream } from '../src/video/model.js';
+import { cpuMs, perCall, type Inputs } from './kernel-timing.js';
 
 type Tensor = tfc.Tensor;
-type Inputs = Record<string, Tensor>;
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const median = (a: number[]) => a.sort((p, q) => p - q)[Math.floor(a.length / 2)];
-
-function perCall(inputs: Inputs, run: (ins: Inputs) => tfc.TensorInfo, calls: number, warm: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < warm + calls; i++) {
-    const fresh = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tfc.add(t, 0)])) as Inputs;
-    const t0 = cpuMs();
-    const out = run(fresh);
-    const dt = cpuMs() - t0;
-    if (out instanceof tfc.Tensor) out.dispose();
-    else tfc.engine().backend.disposeData(out.dataId);
-    tfc.dispose(Object.values(fresh));
-    if (i >= warm) times.push(dt);
-  }
-  return median(times);
-}
 
 interface Case {
   label: string;

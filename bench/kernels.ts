@@ -13,31 +13,9 @@
  */
 import { tfc, tfl } from '../src/model/tf.js';
 import { registerWasmGradientKernels } from '../src/model/kernels/index.js';
+import { cpuMs, perCall, type Inputs } from './kernel-timing.js';
 
 type Tensor = tfc.Tensor;
-type Inputs = Record<string, Tensor>;
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-/** Median CPU ms of `run` over `calls` calls, each on fresh copies of `inputs` (see header). */
-function perCall(inputs: Inputs, run: (ins: Inputs) => tfc.TensorInfo, calls = 9, warm = 2): number {
-  const times: number[] = [];
-  for (let i = 0; i < warm + calls; i++) {
-    const fresh = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, tfc.add(t, 0)])) as Inputs;
-    const t0 = cpuMs();
-    const out = run(fresh);
-    const dt = cpuMs() - t0;
-    // Engine-run kernels return tracked Tensors; a native kernelFunc returns a bare backend buffer.
-    if (out instanceof tfc.Tensor) out.dispose();
-    else tfc.engine().backend.disposeData(out.dataId);
-    tfc.dispose(Object.values(fresh));
-    if (i >= warm) times.push(dt);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(calls / 2)];
-}
 
 interface Case {
   label: string;

@@ -12,6 +12,7 @@ import { openDatasetSource } from '../sources/open.js';
 import type { Preprocess, Source } from '../sources/types.js';
 import { decodeBatch } from '../stages/decode.js';
 import { clipSize, type ClipLayout } from '../video/clip-layout.js';
+import { clipLayoutOf } from '../video/decode-clips.js';
 import { checkSampleId } from './render-input.js';
 import { findRunSpec, type RunSpecRecord } from './run-model.js';
 
@@ -31,10 +32,8 @@ export async function openClipRun(storeDir: string, o: { dataset?: string; model
     throw new NeurolensError('BAD_SPEC', `dataset '${run.dataset.name}' of store ${storeDir} is a '${spec.kind}' dataset; clip pictures need a video dataset (render mosaic draws images)`);
   }
   const pre = run.model.input;
-  const motion = pre.motion ?? 'none';
   const source = await openDatasetSource({ source: spec, classes: run.dataset.classes }, pre, path.dirname(run.file));
-  const layout: ClipLayout = { frames: spec.frames, height: pre.height, width: pre.width, appearance: pre.channels, motion, motionScale: pre.motion_scale ?? 1 };
-  return { run, source, pre, layout };
+  return { run, source, pre, layout: clipLayoutOf(spec, pre) };
 }
 
 /** One clip sample as the model input [T, H, W, A + M], decoded as the pipeline decodes it. */

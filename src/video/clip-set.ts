@@ -8,7 +8,8 @@ import type { Preprocess, SampleError } from '../sources/types.js';
 import { VideoSource } from '../sources/video.js';
 import type { VideoSourceSpec } from '../sources/spec.js';
 import { tf, tfc } from '../model/tf.js';
-import { decodeClips } from './decode-clips.js';
+import { clipChannels, clipSize, decodedFrames } from './clip-layout.js';
+import { clipLayoutOf, decodeClips } from './decode-clips.js';
 
 export interface ClipSet {
   /** [n, T, H, W, C] float32, clip-major. */
@@ -19,7 +20,6 @@ export interface ClipSet {
   shape: [number, number, number, number];
   n: number;
   errors: SampleError[];
-  classes: string[] | null;
 }
 
 /** Decodes every clip of a video source (tasks of `batch` clips, two at a time). */
@@ -29,11 +29,10 @@ export async function loadClipSet(
   pre: Preprocess,
   opts: { classes?: string[]; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<ClipSet> {
-  const extra = pre.motion && pre.motion !== 'none' ? 1 : 0;
-  const source = await VideoSource.create(spec, baseDir, { classes: opts.classes, extraFrames: extra });
-  const M = pre.motion === 'flow' ? 2 : pre.motion === 'diff' ? 1 : 0;
-  const shape: [number, number, number, number] = [spec.frames, pre.height, pre.width, pre.channels + M];
-  const per = shape.reduce((a, b) => a * b, 1);
+  const layout = clipLayoutOf(spec, pre);
+  const source = await VideoSource.create(spec, baseDir, { classes: opts.classes, extraFrames: decodedFrames(layout) - layout.frames });
+  const shape: [number, number, number, number] = [layout.frames, layout.height, layout.width, clipChannels(layout)];
+  const per = clipSize(layout);
   const parts: { ids: Int32Array; data: Float32Array }[] = [];
   const errors: SampleError[] = [];
   const batch = 32;
@@ -65,7 +64,7 @@ export async function loadClipSet(
     for (const id of p.ids) labels[k++] = byId.get(id)!;
   }
   errors.sort((a, b) => a.sampleId - b.sampleId);
-  return { data, labels, per, shape, n, errors, classes: source.classes };
+  return { data, labels, per, shape, n, errors };
 }
 
 /** Which input channels to zero: none, the appearance ones [0, A), or the motion ones [A, C). */

@@ -11,7 +11,7 @@
  */
 import { NeurolensError } from '../errors.js';
 import type { ClipDecodeTask, DecodedBatch, Preprocess, SampleError } from '../sources/types.js';
-import { clipChannels, motionChannels, type ClipLayout } from './clip-layout.js';
+import { clipChannels, clipSize, decodedFrames, type ClipLayout } from './clip-layout.js';
 import { framesToRead } from './clips.js';
 import { readFramesBatch } from './ffmpeg-frames.js';
 import { OpticalFlow, clipMotion, rgbToLuma } from './flow.js';
@@ -24,6 +24,9 @@ function flowFor(w: number, h: number): OpticalFlow {
   if (!f) flows.set(key, (f = new OpticalFlow(w, h)));
   return f;
 }
+
+/** Luma scratch of one clip's decoded frames, grown on demand and reused across clips. */
+let lumaScratch = new Float32Array(0);
 
 export function clipLayoutOf(task: Pick<ClipDecodeTask, 'frames'>, pre: Preprocess): ClipLayout {
   return { frames: task.frames, height: pre.height, width: pre.width, appearance: pre.channels, motion: pre.motion ?? 'none', motionScale: pre.motion_scale ?? 1 };
@@ -55,7 +58,8 @@ export function layoutClip(frames: Uint8Array[], pre: Preprocess, layout: ClipLa
   writeAppearance(frames, pre, layout, out, offset);
   if (layout.motion === 'none') return;
   const n = layout.height * layout.width;
-  const luma = new Float32Array((layout.frames + 1) * n);
+  if (lumaScratch.length < (layout.frames + 1) * n) lumaScratch = new Float32Array((layout.frames + 1) * n);
+  const luma = lumaScratch.subarray(0, (layout.frames + 1) * n);
   for (let t = 0; t <= layout.frames; t++) rgbToLuma(frames[t], luma.subarray(t * n, (t + 1) * n));
   const flow = layout.motion === 'flow' ? flowFor(layout.width, layout.height) : undefined;
   clipMotion(luma, layout.frames, layout.width, layout.height, layout.motion, layout.motionScale, out, { offset, channel: layout.appearance, stride: clipChannels(layout) }, flow);
@@ -67,8 +71,8 @@ export async function decodeClips(task: ClipDecodeTask, pre: Preprocess): Promis
     throw new NeurolensError('INTERNAL', `clip decode task has ${n} sample ids, ${task.uris.length} uris, ${task.starts.length} starts`);
   }
   const layout = clipLayoutOf(task, pre);
-  const per = layout.frames * layout.height * layout.width * clipChannels(layout);
-  const extra = motionChannels(layout.motion) ? 1 : 0;
+  const per = clipSize(layout);
+  const extra = decodedFrames(layout) - layout.frames;
   const data = new Float32Array(n * per);
   const failed = new Map<number, SampleError>();
   const fail = (i: number, reason: string) =>

@@ -10,6 +10,7 @@ import type { Image8 } from '../render/canvas.js';
 import type { ClipDecodeTask, Source } from '../sources/types.js';
 import { readFrames } from './ffmpeg-frames.js';
 import { probeVideo, type VideoInfo } from './probe.js';
+import { VideoSource } from '../sources/video.js';
 
 export interface ClipFrameOptions {
   width: number;
@@ -60,8 +61,8 @@ export async function loadClipFrames(source: Source, sampleId: number, o: ClipFr
 
 /** The video's size: from the source's probe when it kept one (VideoSource), else ffprobe. */
 async function videoSize(source: Source, sampleId: number, uri: string): Promise<VideoInfo> {
-  const kept = (source as { videos?: { uri: string; probe: { ok: boolean; info?: VideoInfo } }[] }).videos?.find((v) => v.uri === uri)?.probe;
-  if (kept?.ok && kept.info) return kept.info;
+  const kept = source instanceof VideoSource ? source.videos[Math.floor(sampleId / source.plan.count)]?.probe : undefined;
+  if (kept?.ok) return kept.info;
   const p = await probeVideo(uri);
   if (!p.ok) throw new NeurolensError('BAD_INPUT', `sample ${sampleId} (${uri}): ${p.reason}`);
   return p.info;
