@@ -9,12 +9,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import sharp from 'sharp';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { close, column, launchChromium, openPage as open, ready, screenshot as shot, WAIT, type Browser } from './fixtures/browser.js';
 import { setupBackend } from '../src/model/backend.js';
 import { loadSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
@@ -22,18 +20,15 @@ import { Store } from '../src/storage/index.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 
-const CHROMIUM = process.env.NEUROLENS_CHROMIUM ?? '/usr/bin/chromium';
 const N = 40;
 const TOKEN = 'dash-token-7c2e';
-const WAIT = 60_000;
 
 let fx: PipelineFixture;
 let server: RunningServer;
 let empty: RunningServer;
 let emptyDir: string;
 let direct: Store;
-let browser: BrowserContext;
-let profileDir: string;
+let browser: Browser;
 let shots: string;
 
 type Row = Record<string, unknown>;
@@ -42,57 +37,10 @@ async function ask(name: string, params: Record<string, string | number | null> 
   return resultRows(await runQuery(direct, await getQuery(name), params));
 }
 
-/** A page that records console errors and uncaught exceptions. */
-async function openPage(): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(WAIT);
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  return { page, errors };
-}
-
-async function ready(page: Page, view: string): Promise<void> {
-  await page.waitForSelector(`body[data-ready="${view}"]`, { timeout: WAIT });
-}
-
-/** Writes a screenshot and checks it is a real picture: not one single colour. */
-async function screenshot(page: Page, name: string, selector?: string): Promise<void> {
-  const file = path.join(shots, `${name}.png`);
-  if (selector) await page.locator(selector).first().screenshot({ path: file });
-  else await page.screenshot({ path: file, fullPage: true });
-  const stats = await sharp(file).stats();
-  expect(stats.channels.some((c) => c.max - c.min > 30), `${name}.png is blank`).toBe(true);
-}
-
-/** data-value of every cell of a column (by header text) of a table. */
-async function column(page: Page, tableTestId: string, header: string): Promise<string[]> {
-  return page.$eval(
-    `[data-testid="${tableTestId}"]`,
-    (t, header) => {
-      const heads = [...t.querySelectorAll('thead th')].map((th) => th.textContent!.replace(/[▲▼]/g, '').trim());
-      const i = heads.indexOf(header);
-      if (i < 0) throw new Error(`no column ${header} in ${heads.join(', ')}`);
-      return [...t.querySelectorAll('tbody tr')].map((tr) => (tr.children[i] as HTMLElement).dataset.value ?? '');
-    },
-    header,
-  );
-}
-
-function close(got: string[], want: unknown[]): void {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, i) => {
-    const w = want[i];
-    if (w === null || w === undefined) expect(g).toBe('');
-    else if (typeof w === 'boolean') expect(g).toBe(String(w));
-    else expect(Number(g)).toBeCloseTo(Number(w), 6);
-  });
-}
+const openPage = () => open(browser);
+const screenshot = (page: Parameters<typeof shot>[0], name: string, selector?: string) => shot(page, shots, name, selector);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
   await setupBackend('wasm');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-dash-'));
   fx = await makePipelineFixture(dir, N, { extra: 'embed: [{ layer: gap, method: pca }]' });
@@ -106,15 +54,7 @@ beforeAll(async () => {
   // NEUROLENS_SCREENSHOTS=dir keeps the screenshots (they go with the fixture otherwise).
   shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
   await fs.mkdir(shots, { recursive: true });
-  profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    acceptDownloads: true,
-    timeout: WAIT,
-  });
+  browser = await launchChromium();
 }, 240_000);
 
 afterAll(async () => {
@@ -122,7 +62,6 @@ afterAll(async () => {
   await server?.close();
   await empty?.close();
   direct?.dispose();
-  if (profileDir) await fs.rm(profileDir, { recursive: true, force: true });
   if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
 });
 

@@ -159,5 +159,8 @@ export function createApp(deps: AppDeps): Hono {
     return send(c, answer, { 'X-Neurolens-Cache': status });
   });
 
+  // Route groups in their own modules (each mounts under /api, after the token check).
+  // -- mount points: one line per module, keep this list sorted --
+
   return app;
 }
