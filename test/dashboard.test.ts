@@ -104,13 +104,16 @@ describe('dashboard: views in Chromium', () => {
     close(await column(page, 'checkpoints-table', 'step'), ck.map((r) => r.step));
     close(await column(page, 'checkpoints-table', 'units'), ck.map((r) => r.units));
 
+    // Loss: mean -ln p(label) over the samples whose label the model has an output for (NULL otherwise).
     const acc = await direct.query<Row>(
-      'SELECT step, avg(CAST(pred = label AS DOUBLE)) AS accuracy, count(*) AS n FROM predictions WHERE label IS NOT NULL AND label >= 0 GROUP BY step ORDER BY step',
+      'SELECT step, avg(CAST(pred = label AS DOUBLE)) AS accuracy, count(*) AS n, avg(-ln(greatest(label_prob, 1e-7))) AS loss FROM predictions WHERE label IS NOT NULL AND label >= 0 GROUP BY step ORDER BY step',
     );
     expect(acc.length).toBe(2);
     close(await column(page, 'accuracy-table', 'step'), acc.map((r) => r.step));
     close(await column(page, 'accuracy-table', 'accuracy'), acc.map((r) => r.accuracy));
     close(await column(page, 'accuracy-table', 'samples'), acc.map((r) => r.n));
+    expect(acc.every((r) => Number(r.loss) > 0)).toBe(true);
+    close(await column(page, 'accuracy-table', 'loss'), acc.map((r) => r.loss));
 
     const sp = await ask('sparsity_over_training');
     expect(await column(page, 'sparsity-table', 'layer')).toEqual(sp.map((r) => String(r.layer)));
@@ -119,9 +122,9 @@ describe('dashboard: views in Chromium', () => {
     close(await column(page, 'sparsity-table', 'zero_frac'), sp.map((r) => r.zero_frac));
     // One line per layer in both charts, drawn on canvas by uPlot.
     const layers = new Set(sp.map((r) => r.layer)).size;
-    for (const id of ['dead-chart', 'zero-chart', 'accuracy-chart']) {
+    for (const id of ['dead-chart', 'zero-chart', 'accuracy-chart', 'loss-chart']) {
       await page.waitForSelector(`[data-testid=${id}] canvas`);
-      if (id !== 'accuracy-chart') expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(layers);
+      if (!['accuracy-chart', 'loss-chart'].includes(id)) expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(layers);
     }
     // Each panel shows the SQL that produced it.
     expect(await page.locator('[data-testid=sparsity] pre[data-testid=sql]').textContent()).toContain('sparsity_over_training');

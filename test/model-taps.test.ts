@@ -134,6 +134,23 @@ describe.each(['cpu', 'wasm'] as const)('Tapper known answers on %s', (backend) 
     m.dispose();
   });
 
+  it('with labels: the probability of the true label (softmax at the label), NaN for unknown labels', async () => {
+    const m = F.edgeLogitsNet();
+    const t = await Tapper.create({ kind: 'layers', model: m }, ['fc'], { predictions: true });
+    // softmax over two logits: p(1) = 1 / (1 + e^-(fc1 - fc0)), p(0) = 1 - p(1).
+    const p1 = FC.map((f) => 1 / (1 + Math.exp(-(f[1] - f[0]))));
+    const labels = Int32Array.from([0, 1, -1, 1, 7]);
+    const r = t.run(images(), 5, undefined, labels);
+    expectPredictions(r);
+    const lp = Array.from(r.predictions?.labelProb ?? []);
+    expect(lp.length).toBe(5);
+    close([lp[0]!, lp[1]!, lp[3]!], [1 - p1[0]!, p1[1]!, p1[3]!]);
+    expect([lp[2], lp[4]].every((v) => Number.isNaN(v))).toBe(true);
+    // Without labels there is none.
+    expect(t.run(images(), 5).predictions?.labelProb).toBeUndefined();
+    m.dispose();
+  });
+
   it('logits output: softmax is applied before top-1', async () => {
     const m = F.edgeLogitsNet();
     const t = await Tapper.create({ kind: 'layers', model: m }, ['fc'], { predictions: true });

@@ -136,6 +136,16 @@ describe('pipeline known answers', () => {
     const preds = await store.query<{ n: bigint; labels: bigint }>('SELECT count(*) AS n, count(DISTINCT label) AS labels FROM predictions WHERE step = 0');
     expect(Number(preds[0].n)).toBe(N);
     expect(Number(preds[0].labels)).toBe(4);
+    // The true label's probability: a probability, and the top-1's own when the prediction is right.
+    const lp = await store.query<Record<string, unknown>>(
+      'SELECT count(label_prob) AS n, min(label_prob) AS lo, max(label_prob) AS hi, max(abs(label_prob - prob)) FILTER (WHERE pred = label) AS right_diff, max(label_prob - prob) AS over FROM predictions WHERE step = 0',
+    );
+    // The edge net has 2 outputs and the labels are 0..3: labels 2 and 3 name no output (NULL).
+    expect(Number(lp[0]!.n)).toBe(Array.from({ length: N }, (_, i) => i % 4).filter((l) => l < 2).length);
+    expect(Number(lp[0]!.lo)).toBeGreaterThanOrEqual(0);
+    expect(Number(lp[0]!.hi)).toBeLessThanOrEqual(1);
+    expect(Number(lp[0]!.over)).toBeLessThanOrEqual(1e-6);
+    if (lp[0]!.right_diff !== null) expect(Number(lp[0]!.right_diff)).toBeLessThan(1e-6);
     const samples = await store.query<{ n: bigint }>("SELECT count(*) AS n FROM samples WHERE dataset = 'edges' AND split = 'test'");
     expect(Number(samples[0].n)).toBe(N);
   });

@@ -47,6 +47,10 @@ export interface PackedLayout {
   /** Offsets of predictions (prob in floats, pred in ints), or -1. */
   probOffset: number;
   predOffset: number;
+  /** Offset of the probability given to the true label (floats), or -1 when no labels were given. */
+  labelProbOffset: number;
+  /** Classes of the output (2 for a one-unit sigmoid head), 0 without predictions. */
+  classes: number;
   batch: number;
 }
 
@@ -61,7 +65,18 @@ export interface CodeBatch {
 export interface TapResult {
   layers: LayerBatchStats[];
   codes: CodeBatch[];
-  predictions?: { pred: Int32Array; prob: Float32Array };
+  predictions?: Predictions;
+}
+
+/**
+ * Top-1 class and its probability per sample; with labels, also the probability the model gives
+ * the true label (NaN where the label is unknown), so the cross-entropy loss -ln p(label) can be
+ * averaged over any set of samples later (the overview's loss over training).
+ */
+export interface Predictions {
+  pred: Int32Array;
+  prob: Float32Array;
+  labelProb?: Float32Array;
 }
 
 /** Number of float statistics per (sample, channel) when `stats` is on. */
@@ -79,7 +94,7 @@ function extentOf(name: string, shape: number[]): [number, number, number] {
  * no negatives: a softmax head) are used as they are; other rows are logits and get a softmax
  * first. K = 1 is a sigmoid head (probability of class 1; logits outside [0,1] get a sigmoid).
  */
-function topOne(out: tfc.Tensor): { prob: tfc.Tensor; pred: tfc.Tensor } {
+function topOne(out: tfc.Tensor, labels: Int32Array | null): { prob: tfc.Tensor; pred: tfc.Tensor; labelProb: tfc.Tensor | null } {
   if (out.rank !== 2) {
     throw new NeurolensError('BAD_MODEL', `predictions need a [B, classes] model output; it is [${out.shape.join(',')}]`);
   }
@@ -88,11 +103,15 @@ function topOne(out: tfc.Tensor): { prob: tfc.Tensor; pred: tfc.Tensor } {
     const inUnit = tf.logicalAnd(tf.greaterEqual(x, 0), tf.lessEqual(x, 1));
     const p = tf.reshape(tf.where(inUnit, x, tf.sigmoid(x)), [-1]);
     const isOne = tf.greaterEqual(p, 0.5);
-    return { pred: tf.cast(isOne, 'int32'), prob: tf.where(isOne, p, tf.sub(1, p)) };
+    // p is the probability of class 1: the label's is p for label 1, 1 - p otherwise.
+    const labelProb = labels ? tf.where(tf.equal(tf.tensor1d(labels, 'int32'), 1), p, tf.sub(1, p)) : null;
+    return { pred: tf.cast(isOne, 'int32'), prob: tf.where(isOne, p, tf.sub(1, p)), labelProb };
   }
   const isDist = tf.logicalAnd(tf.less(tf.abs(tf.sub(tf.sum(x, 1), 1)), 1e-3), tf.greaterEqual(tf.min(x, 1), 0));
   const probs = tf.where(tf.broadcastTo(tf.expandDims(isDist, 1), x.shape), x, tf.softmax(x));
-  return { pred: tf.argMax(probs, 1), prob: tf.max(probs, 1) };
+  // Labels outside 0..K-1 (unknown: -1) pick nothing here and become NaN in unpackStats.
+  const labelProb = labels ? tf.sum(tf.mul(probs, tf.oneHot(tf.tensor1d(labels, 'int32'), out.shape[1]!)), 1) : null;
+  return { pred: tf.argMax(probs, 1), prob: tf.max(probs, 1), labelProb };
 }
 
 interface LayerReduction {
@@ -139,7 +158,7 @@ export function packStats(
   acts: tfc.Tensor[],
   plan: ReducePlan[],
   finalOut: tfc.Tensor | null,
-  opts: { fused?: boolean } = {},
+  opts: { fused?: boolean; labels?: Int32Array | null } = {},
 ): {
   floats: tfc.Tensor;
   ints: tfc.Tensor | null;
@@ -171,17 +190,24 @@ export function packStats(
   });
   let probOffset = -1;
   let predOffset = -1;
+  let labelProbOffset = -1;
   if (finalOut) {
-    const { prob, pred } = topOne(finalOut);
+    const { prob, pred, labelProb } = topOne(finalOut, opts.labels ?? null);
     probOffset = fOff;
     predOffset = iOff;
     floats.push(tf.reshape(prob, [-1]));
+    fOff += batch;
     ints.push(tf.reshape(pred, [-1]));
+    if (labelProb) {
+      labelProbOffset = fOff;
+      floats.push(tf.reshape(labelProb, [-1]));
+      fOff += batch;
+    }
   }
   return {
     floats: floats.length === 1 ? floats[0] : tf.concat(floats),
     ints: ints.length === 0 ? null : ints.length === 1 ? ints[0] : tf.concat(ints),
-    layout: { layers, probOffset, predOffset, batch },
+    layout: { layers, probOffset, predOffset, labelProbOffset, classes: finalOut ? Math.max(2, finalOut.shape[1] ?? 0) : 0, batch },
   };
 }
 
@@ -196,7 +222,7 @@ function zeroFraction(nonzero: Float32Array, extent: [number, number, number]): 
  * Splits the two downloaded arrays into per-layer results. Arrays are copied (`slice`) so each
  * owns its buffer and can be transferred to another thread on its own.
  */
-export function unpackStats(floats: Float32Array, ints: Int32Array | null, layout: PackedLayout, sampleIds: Int32Array): TapResult {
+export function unpackStats(floats: Float32Array, ints: Int32Array | null, layout: PackedLayout, sampleIds: Int32Array, labels: Int32Array | null = null): TapResult {
   const result: TapResult = { layers: [], codes: [] };
   for (const s of layout.layers) {
     const n = s.batch * s.channels;
@@ -226,6 +252,12 @@ export function unpackStats(floats: Float32Array, ints: Int32Array | null, layou
       prob: floats.slice(layout.probOffset, layout.probOffset + layout.batch),
       pred: ints.slice(layout.predOffset, layout.predOffset + layout.batch),
     };
+    if (layout.labelProbOffset >= 0 && labels) {
+      const lp = floats.slice(layout.labelProbOffset, layout.labelProbOffset + layout.batch);
+      const K = layout.classes;
+      for (let i = 0; i < lp.length; i++) if (!(labels[i]! >= 0 && labels[i]! < K)) lp[i] = NaN;
+      result.predictions.labelProb = lp;
+    }
   }
   return result;
 }

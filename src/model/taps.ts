@@ -132,15 +132,17 @@ export class Tapper {
 
   /**
    * Runs one batch. `input` is NHWC (or NTHWC) float32 of `batch` samples; `sampleIds` (length
-   * batch) are copied into the stats, default 0..batch-1.
+   * batch) are copied into the stats, default 0..batch-1; `labels` (length batch, -1 unknown)
+   * add the probability of the true label to the predictions.
    */
-  run(input: Float32Array, batch: number, sampleIds?: Int32Array): TapResult {
+  run(input: Float32Array, batch: number, sampleIds?: Int32Array, labels: Int32Array | null = null): TapResult {
     const per = this.sampleShape.reduce((a, b) => a * b, 1);
     if (input.length !== batch * per) {
       throw new NeurolensError('INTERNAL', `tap input holds ${input.length} values; ${batch} samples of [${this.sampleShape.join(',')}] need ${batch * per}`);
     }
     const ids = sampleIds ?? Int32Array.from({ length: batch }, (_, i) => i);
     if (ids.length !== batch) throw new NeurolensError('INTERNAL', `${ids.length} sample ids for a batch of ${batch}`);
+    if (labels && labels.length !== batch) throw new NeurolensError('INTERNAL', `${labels.length} labels for a batch of ${batch}`);
     let layout: PackedLayout | null = null;
     const [floats, ints] = tf.tidy(() => {
       const x = tf.tensor(input, [batch, ...this.sampleShape], 'float32');
@@ -150,14 +152,14 @@ export class Tapper {
       } catch (e) {
         throw new NeurolensError('BAD_MODEL', `forward pass on a batch of ${batch} x [${this.sampleShape.join(',')}] failed: ${errorMessage(e)}`, { cause: e });
       }
-      const packed = packStats(outs.slice(0, this.plan.length), this.plan, this.predictions ? outs[this.plan.length] : null);
+      const packed = packStats(outs.slice(0, this.plan.length), this.plan, this.predictions ? outs[this.plan.length] : null, { labels });
       layout = packed.layout;
       return packed.ints ? [packed.floats, packed.ints] : [packed.floats];
     });
     try {
       const f = floats.dataSync() as Float32Array;
       const i = ints ? (ints.dataSync() as Int32Array) : null;
-      return unpackStats(f, i, layout as unknown as PackedLayout, ids);
+      return unpackStats(f, i, layout as unknown as PackedLayout, ids, labels);
     } finally {
       floats.dispose();
       ints?.dispose();

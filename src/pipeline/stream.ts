@@ -20,6 +20,20 @@ import { Semaphore } from './semaphore.js';
 import { sampleShape, type PipelineSpec } from './spec.js';
 import type { LayerRetention } from './retention.js';
 
+
+/** Labels of a batch's samples (-1 unknown): one refs() call over the batch's id range. */
+function batchLabels(source: Pick<Source, "refs">, ids: Int32Array): Int32Array {
+  if (ids.length === 0) return new Int32Array(0);
+  let lo = ids[0]!;
+  let hi = ids[0]!;
+  for (const id of ids) {
+    if (id < lo) lo = id;
+    if (id > hi) hi = id;
+  }
+  const refs = source.refs(lo, hi + 1);
+  return Int32Array.from(ids, (id) => refs[id - lo]?.label ?? -1);
+}
+
 export interface StreamArgs {
   source: Source;
   shards: ShardPlan[];
@@ -115,6 +129,7 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
         predictions: a.spec.predictions,
         inputShape: sampleShape(a.spec) as InferRequest['inputShape'],
         sampleIds: batch.sampleIds,
+        labels: a.spec.predictions ? batchLabels(a.source, batch.sampleIds) : null,
         data: batch.data,
         zero: a.zero ?? null,
       });

@@ -9,7 +9,7 @@
 import { ClassStats, MaxSketch, NeuronStats, TopK, unflattenArgmax, type ClassStatsColumns, type LayerBatchStats, type MaxSketchColumns, type NeuronStatsColumns, type TopKColumns } from '../stats/index.js';
 import type { SampleError } from '../sources/types.js';
 import type { InferResponse } from '../workers/protocol.js';
-import { floatList, writeTablePart, type PartRecord } from '../storage/index.js';
+import { floatList, withNulls, writeTablePart, type PartRecord } from '../storage/index.js';
 import type { ShardPlan } from './source.js';
 import { keepsRow, type LayerRetention } from '../pipeline/retention.js';
 
@@ -156,15 +156,23 @@ export async function writeShardParts(req: SinkRequest): Promise<SinkResponse> {
     const label = new Int32Array(samples);
     const pred = new Int32Array(samples);
     const prob = new Float32Array(samples);
+    // The true label's probability: NULL where unknown (no label, or a model without it).
+    const labelProb = new Float32Array(samples);
+    const labelProbValid = new Uint8Array(samples);
     let o = 0;
     for (const [k, r] of results.entries()) {
       ids.set(r.sampleIds, o);
       pred.set(r.predictions!.pred, o);
       prob.set(r.predictions!.prob, o);
+      const lp = r.predictions!.labelProb;
+      if (lp) {
+        labelProb.set(lp, o);
+        for (let i = 0; i < lp.length; i++) labelProbValid[o + i] = Number.isNaN(lp[i]!) ? 0 : 1;
+      }
       label.set(labelsOf[k], o);
       o += r.sampleIds.length;
     }
-    jobs.push(() => writeTablePart(cfg.store, 'predictions', base, shard, { sample_id: ids, label, pred, prob }));
+    jobs.push(() => writeTablePart(cfg.store, 'predictions', base, shard, { sample_id: ids, label, pred, prob, label_prob: withNulls(labelProb, labelProbValid) }));
   }
   if (req.errors.length) {
     const errs = [...req.errors].sort((a, b) => a.sampleId - b.sampleId);

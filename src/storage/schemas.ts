@@ -59,7 +59,7 @@ export type TableName = (typeof TABLE_NAMES)[number];
 
 const i32 = (name: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'INT32', ...extra });
 const i64 = (name: string): ColumnDef => ({ name, type: 'INT64' });
-const f32 = (name: string): ColumnDef => ({ name, type: 'FLOAT' });
+const f32 = (name: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'FLOAT', ...extra });
 const f64 = (name: string): ColumnDef => ({ name, type: 'DOUBLE' });
 const str = (name: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name, type: 'VARCHAR', ...extra });
 
@@ -162,7 +162,8 @@ export const TABLES: Record<TableName, TableDef> = {
   topk_partial: { name: 'topk_partial', columns: TOPK, partitionKeys: DMSL, perShard: true },
   predictions: {
     name: 'predictions',
-    columns: [i32('sample_id'), i32('label', { nullable: true }), i32('pred'), f32('prob')],
+    // label_prob: the probability of the true label (NULL when unknown), for the loss -ln p(label).
+    columns: [i32('sample_id'), i32('label', { nullable: true }), i32('pred'), f32('prob'), f32('label_prob', { nullable: true, optional: true })],
     partitionKeys: DMS,
     perShard: true,
   },

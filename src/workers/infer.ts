@@ -39,7 +39,7 @@ async function infer(req: InferRequest): Promise<InferResponse> {
     const [from, to] = req.zero;
     for (let p = 0; p < req.data.length; p += C) req.data.fill(0, p + from, p + to);
   }
-  const res = tapper.run(req.data, batch);
+  const res = tapper.run(req.data, batch, undefined, req.predictions ? (req.labels ?? null) : null);
   for (const l of res.layers) l.sampleIds = req.sampleIds;
   const out: InferResponse = {
     sampleIds: req.sampleIds,

@@ -3,6 +3,7 @@
  * (see transfer.ts); everything else is plain structured-clone data.
  */
 import type { BackendChoice } from '../model/backend.js';
+import type { Predictions } from '../model/reduce.js';
 import type { LayerBatchStats } from '../stats/types.js';
 import type { DecodeTask, DecodedBatch, Preprocess } from '../sources/types.js';
 
@@ -23,6 +24,8 @@ export interface InferRequest {
   /** [H, W, C] of one image or [T, H, W, C] of one clip. */
   inputShape: number[];
   sampleIds: Int32Array;
+  /** Label per sample (-1 unknown), for the probability of the true label; null = none. */
+  labels?: Int32Array | null;
   /** NHWC (or NTHWC) float32 of B samples. */
   data: Float32Array;
   /** Input channels [from, to) to set to 0 first (a stream ablation), or null. */
@@ -32,7 +35,7 @@ export interface InferRequest {
 export interface InferResponse {
   sampleIds: Int32Array;
   layers: LayerBatchStats[];
-  predictions: { pred: Int32Array; prob: Float32Array } | null;
+  predictions: Predictions | null;
   /** Backend the worker ran on (for the run record). */
   backend: string;
   /** Milliseconds the worker spent in the forward pass + reductions. */

@@ -33,10 +33,6 @@ export async function overviewView(root: HTMLElement): Promise<void> {
   const ckSql = `SELECT dataset, model, step, count(DISTINCT layer) AS layers, count(*) AS units, count(*) FILTER (WHERE dead) AS dead
 FROM neuron_stats WHERE true${contextWhere(lit)}
 GROUP BY ALL ORDER BY dataset, model, step`;
-  const accSql = `SELECT p.dataset, p.model, s.split, p.step, count(*) AS samples, avg(CAST(p.pred = p.label AS DOUBLE)) AS accuracy
-FROM predictions p JOIN samples s ON s.dataset = p.dataset AND s.sample_id = p.sample_id
-WHERE p.label IS NOT NULL AND p.label >= 0${contextWhere(lit, 'p.')}
-GROUP BY ALL ORDER BY p.dataset, p.model, s.split, p.step`;
 
   let runs: Row[] = [];
   let checkpoints: Row[] = [];
@@ -68,13 +64,23 @@ GROUP BY ALL ORDER BY p.dataset, p.model, s.split, p.step`;
       return panel('Checkpoints', { testid: 'checkpoints', sql: a.sql }, pick, t);
     }),
     guarded(accP, 'accuracy', async () => {
-      const a = await sql(accSql);
-      if (a.rows.length === 0) return panel('Accuracy per checkpoint', { testid: 'accuracy', sql: a.sql }, note('No predictions with labels in this store.'));
-      const { xs, series } = pivot(a.rows, (r) => `${r.model} · ${r.dataset}/${r.split}`, 'step', 'accuracy');
+      const a = await named('accuracy_over_training', { dataset: ctx.dataset, model: ctx.model });
+      if (a.rows.length === 0) return panel('Accuracy and loss per checkpoint', { testid: 'accuracy', sql: a.sql }, note('No predictions with labels in this store.'));
+      const key = (r: Row) => `${r.model} · ${r.dataset}/${r.split}`;
+      const acc = pivot(a.rows, key, 'step', 'accuracy');
+      const withLoss = a.rows.filter((r) => r.loss !== null && r.loss !== undefined);
+      const loss = pivot(withLoss, key, 'step', 'loss');
       return panel(
-        'Accuracy per checkpoint',
+        'Accuracy and loss per checkpoint',
         { testid: 'accuracy', sql: a.sql },
-        lineChart(xs, series, { testid: 'accuracy-chart', yLabel: 'top-1 accuracy' }),
+        h(
+          'div',
+          { class: 'grid' },
+          h('figure', {}, h('figcaption', {}, 'Top-1 accuracy'), lineChart(acc.xs, acc.series, { testid: 'accuracy-chart', yLabel: 'top-1 accuracy' })),
+          withLoss.length
+            ? h('figure', {}, h('figcaption', {}, 'Cross-entropy loss, mean of −ln p(label)'), lineChart(loss.xs, loss.series, { testid: 'loss-chart', yLabel: 'loss' }))
+            : note('No loss: this store was written before the probability of the true label was recorded (run the pipeline again to get it).', 'no-loss'),
+        ),
         table(a.rows, { testid: 'accuracy-table' }),
       );
     }),
