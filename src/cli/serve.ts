@@ -13,6 +13,10 @@ interface ServeOptions {
   maxBody: number;
   concurrency: number;
   memoryLimit?: number;
+  pictureThreads: number;
+  pictureQueue: number;
+  pictureCache?: string;
+  pictureMemory: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -24,7 +28,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve a store over HTTP for dashboards: named queries, read-only SQL, sample images')
+    .description('serve a store over HTTP for dashboards: named queries, read-only SQL, sample images, pictures rendered on demand')
     .requiredOption('--store <dir>', 'store directory')
     .option('--port <n>', 'TCP port (0 = any free port)', intOption('--port', 0), 8080)
     .option('--host <addr>', 'address to bind (default loopback only)', '127.0.0.1')
@@ -35,6 +39,10 @@ export function registerServe(program: Command): void {
     .option('--max-body <bytes>', 'largest request body', intOption('--max-body'), 256 * 1024)
     .option('--concurrency <n>', 'queries running at once', intOption('--concurrency'), 2)
     .option('--memory-limit <MiB>', "DuckDB memory limit (default: a quarter of the machine's memory, at least 1024)", intOption('--memory-limit', 64))
+    .option('--picture-threads <n>', 'worker threads rendering activation maximization and attribution pictures', intOption('--picture-threads'), 1)
+    .option('--picture-queue <n>', 'picture renders that may wait for a worker; more are answered 503 with Retry-After', intOption('--picture-queue', 0), 16)
+    .option('--picture-cache <dir>', 'directory of rendered pictures, kept across restarts (default $XDG_CACHE_HOME/neurolens/pictures, else ~/.cache/neurolens/pictures; never inside the store)')
+    .option('--picture-memory <MiB>', 'rendered pictures kept in memory', intOption('--picture-memory', 0), 64)
     .action(async (o: ServeOptions) => {
       const token = o.token ?? (process.env.NEUROLENS_TOKEN || undefined);
       const server = await startServer({
@@ -48,6 +56,10 @@ export function registerServe(program: Command): void {
         maxBodyBytes: o.maxBody,
         concurrency: o.concurrency,
         memoryLimitBytes: o.memoryLimit === undefined ? undefined : o.memoryLimit * 2 ** 20,
+        pictureThreads: o.pictureThreads,
+        pictureQueue: o.pictureQueue,
+        pictureCacheDir: o.pictureCache,
+        pictureMemoryBytes: o.pictureMemory * 2 ** 20,
       });
       process.stderr.write(`neurolens: serving ${server.store.dir} at ${server.url}${token ? ' (bearer token required)' : ''}\n`);
       if (!token && !LOOPBACK.has(o.host)) {

@@ -9,6 +9,8 @@
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
  *   GET  /api/samples/:dataset/:id.png            a sample's original pixels
  *   GET  /api/neurons/:layer/:channel/mosaic.png  a neuron's top-k mosaic (?step=&k=&dataset=&model=&tile=&columns=)
+ *   GET  /api/pictures/actmax/:layer/:channel.png|.json            a unit's activation maximization, rendered by worker threads and cached (?step=&model=&dataset=&size=&steps=&seed=&cached=only; pictures.ts)
+ *   GET  /api/pictures/attribution/:method/:dataset/:id.png|.json  an attribution map of a sample (?class=|neuron=&reduce=&step=&model=&size=&cached=only; pictures.ts)
  *
  * Tabular answers are JSON, CSV, NDJSON, Arrow IPC stream or Parquet (negotiate.ts). Headers:
  * `X-Neurolens-Rows`, `X-Neurolens-Truncated: true` when the row limit cut the answer,
@@ -25,6 +27,7 @@ import { AnswerCache, type CachedAnswer } from './cache.js';
 import type { LimitedResult, QueryExecutor } from './executor.js';
 import { HttpError, respondError } from './http-errors.js';
 import { negotiateFormat, type HttpFormat } from './negotiate.js';
+import { mountPictures, type PictureService } from './pictures.js';
 import { mosaicOptions } from './mosaic-params.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
@@ -41,6 +44,8 @@ export interface AppDeps {
   token?: string;
   /** Largest accepted request body in bytes (default 256 KiB). */
   maxBodyBytes?: number;
+  /** Activation maximization and attribution renders (worker threads + cache). */
+  pictures: PictureService;
 }
 
 function encode(result: LimitedResult, format: HttpFormat): CachedAnswer {
@@ -161,6 +166,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // Route groups in their own modules (each mounts under /api, after the token check).
   // -- mount points: one line per module, keep this list sorted --
+  mountPictures(app, deps);
 
   return app;
 }
