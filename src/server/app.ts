@@ -9,6 +9,10 @@
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
  *   GET  /api/samples/:dataset/:id.png            a sample's original pixels
  *   GET  /api/neurons/:layer/:channel/mosaic.png  a neuron's top-k mosaic (?step=&k=&dataset=&model=&tile=&columns=)
+ *   GET  /api/neurons/:layer/:channel/clips.png   a video unit's top-k clips as frame strips (?step=&k=&dataset=&model=&flow=&cell=; ids in X-Neurolens-Samples)
+ *   GET  /api/samples/:dataset/:id.gif            a clip as a looping GIF at the video's fps / stride (clips.ts; also /:id/clip.gif)
+ *   GET  /api/samples/:dataset/:id/strip.png      a clip's frames side by side as the model saw them (?flow=0|1&height=); /:id/clip.gif: looping GIF
+ *   GET  /api/layers/:layer/tiles.png             units from..to as one sprite of top-1 receptive-field crops (?step=&dataset=&model=&tile=&from=&to=; layout in X-Neurolens-Tiles)
  *   GET  /api/pictures/actmax/:layer/:channel.png|.json            a unit's activation maximization, rendered by worker threads and cached (?step=&model=&dataset=&size=&steps=&seed=&cached=only; pictures.ts)
  *   GET  /api/pictures/attribution/:method/:dataset/:id.png|.json  an attribution map of a sample (?class=|neuron=&reduce=&step=&model=&size=&cached=only; pictures.ts)
  *
@@ -28,10 +32,12 @@ import type { LimitedResult, QueryExecutor } from './executor.js';
 import { HttpError, respondError } from './http-errors.js';
 import { negotiateFormat, type HttpFormat } from './negotiate.js';
 import { mountPictures, type PictureService } from './pictures.js';
+import { mountClips } from './clips.js';
 import { mosaicOptions } from './mosaic-params.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
 import { mountDashboard } from './ui/routes.js';
+import { mountTiles } from './tiles.js';
 
 export interface AppDeps {
   store: Store;
@@ -141,8 +147,10 @@ export function createApp(deps: AppDeps): Hono {
     },
   );
 
-  app.get('/api/samples/:dataset/:file', async (c) => {
+  app.get('/api/samples/:dataset/:file', async (c, next) => {
     const m = /^(\d{1,9})\.png$/.exec(c.req.param('file'));
+    // <id>.gif is a clip's animation (clips.ts, mounted below).
+    if (!m && /^\d{1,9}\.gif$/.test(c.req.param('file'))) return next();
     if (!m) throw new HttpError(404, 'NOT_FOUND', `expected /api/samples/<dataset>/<sample_id>.png, got ${c.req.path}`);
     const gen = await watch.generation();
     const png = await samples.png(c.req.param('dataset'), Number(m[1]), gen.id);
@@ -166,7 +174,9 @@ export function createApp(deps: AppDeps): Hono {
 
   // Route groups in their own modules (each mounts under /api, after the token check).
   // -- mount points: one line per module, keep this list sorted --
+  mountClips(app, deps);
   mountPictures(app, deps);
+  mountTiles(app, deps);
 
   return app;
 }

@@ -148,3 +148,18 @@ export async function download(path: string, init: RequestInit, filename: string
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
+
+/** An answer that may have no body yet: `cached=only` gives 204 when the server has not drawn it. */
+export interface Picture {
+  status: number;
+  headers: Headers;
+  /** Object URL of the body; undefined for 204. */
+  url?: string;
+}
+
+/** A picture fetched with the token; 204 is an answer (not cached), errors throw like call(). */
+export async function picture(path: string): Promise<Picture> {
+  const r = await call(path);
+  if (r.status === 204) return { status: r.status, headers: r.headers };
+  return { status: r.status, headers: r.headers, url: URL.createObjectURL(await r.blob()) };
+}

@@ -6,6 +6,8 @@
 import { blobUrl, lit, named, sql, type Row } from '../api.js';
 import { cell, errorBox, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
 import { context, href, type Route } from '../state.js';
+import { clipPanel } from './clips.js';
+import { mapsPanel } from './pictures.js';
 
 /** Top units per layer. */
 export const TOP_UNITS = 10;
@@ -43,7 +45,11 @@ export async function sampleView(root: HTMLElement, r: Route): Promise<void> {
   const infoP = h('div');
   const unitsP = h('div');
   const nbP = h('div');
-  root.append(h('div', { class: 'grid' }, infoP, nbP), unitsP);
+  const mapsP = h('div');
+  root.append(h('div', { class: 'grid' }, infoP, nbP), mapsP, unitsP);
+  // A clip sample (video dataset) also plays: clips.ts; nothing is drawn for an image.
+  const clipP = h('div');
+  mapsP.before(clipP);
 
   const infoSql = `SELECT sample_id, uri, label, split FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${id}`;
   // The prediction of each model at its latest step with predictions for this dataset.
@@ -70,6 +76,8 @@ QUALIFY row_number() OVER (PARTITION BY a.model, a.layer ORDER BY a.max DESC, a.
 ORDER BY a.model, a.layer, a.max DESC, a.channel`;
 
   await Promise.all([
+    guarded(clipP, 'clip', () => clipPanel(dataset, id)),
+    guarded(mapsP, 'maps', () => mapsPanel(dataset, id, ctx, r.params)),
     guarded(infoP, 'sample', async () => {
       const [info, pred] = await Promise.all([sql(infoSql), sql(predSql)]);
       const s = info.rows[0];

@@ -1,9 +1,14 @@
-/** Unit view: top-k mosaic, statistics over training, class selectivity; each panel with its SQL. */
+/**
+ * Unit view: top-k mosaic, statistics over training, class selectivity, activation maximization
+ * and the attribution of a chosen top-k sample (pictures.ts); each panel with its SQL or HTTP path.
+ */
 import { blobUrl, named, queryString } from '../api.js';
 import { bars, lineChart } from '../charts.js';
 import { errorBox, guarded, h, note, num, panel, table } from '../dom.js';
 import { context, href, type Route } from '../state.js';
+import { topClipsPanel, unitSeesClips } from './clips.js';
 import { pivot } from './overview.js';
+import { ExplainPanel, actmaxPanel } from './pictures.js';
 
 export async function unitView(root: HTMLElement, r: Route): Promise<void> {
   const [layer, chText] = r.args;
@@ -27,18 +32,39 @@ export async function unitView(root: HTMLElement, r: Route): Promise<void> {
   const mosaicP = h('div');
   const profileP = h('div');
   const selP = h('div');
-  root.append(h('div', { class: 'grid' }, mosaicP, selP), profileP);
+  const actmaxP = h('div');
+  const explainP = h('div');
+  root.append(h('div', { class: 'grid' }, mosaicP, selP), h('div', { class: 'grid' }, actmaxP, explainP), profileP);
+  // A unit of a video model: its top-k clips as strips and its top videos (clips.ts); nothing for images.
+  const clipsP = h('div');
+  mosaicP.parentElement!.after(clipsP);
   const k = 16;
   const mosaicParams = { step, k, dataset: ctx.dataset, model: ctx.model };
+  // One top-k answer for the mosaic's table and the attribution panel (which resolves `explain=` in it).
+  const topk = named('top_k_activators', { layer, channel, step, k, dataset: ctx.dataset, model: ctx.model });
+  const explain = new ExplainPanel(layer, channel, { step, ...ctx }, r.params);
+  const clips = unitSeesClips(layer, { step, ...ctx });
+  // Pictures of clip units are drawn by the CLI (3-D inputs, per-stream regularizers), not the server.
+  const clipNote = (what: string, cmd: string, testid: string) =>
+    panel(what, { testid }, note(`A unit of a video model: draw it with \`${cmd}\`.`, `${testid}-video`));
   await Promise.all([
+    guarded(clipsP, 'top clips', () => topClipsPanel(layer, channel, { step, ...ctx }, clips)),
     guarded(mosaicP, 'mosaic', async () => {
       const path = `api/neurons/${encodeURIComponent(layer)}/${channel}/mosaic.png${queryString(mosaicParams)}`;
       const url = await blobUrl(path);
       const img = h('img', { src: url, alt: `top-${k} activators of ${layer}:${channel}`, 'data-testid': 'mosaic-img', class: 'mosaic' });
       await img.decode().catch(() => undefined);
-      const q = await named('top_k_activators', { layer, channel, step, k, dataset: ctx.dataset, model: ctx.model });
-      return panel(`Top-${k} activators`, { testid: 'mosaic', sql: `-- GET /${path}\n${q.sql}` }, img, table(q.rows, { testid: 'topk-table', columns: ['rank', 'sample_id', 'label', 'value', 'argmax_y', 'argmax_x'] }));
+      const q = await topk;
+      const rows = table(q.rows, { testid: 'topk-table', columns: ['rank', 'sample_id', 'label', 'value', 'argmax_y', 'argmax_x'] });
+      explain.addControls(rows, q.rows);
+      return panel(`Top-${k} activators`, { testid: 'mosaic', sql: `-- GET /${path}\n${q.sql}` }, img, rows);
     }),
+    guarded(actmaxP, 'activation maximization', async () =>
+      (await clips) ? clipNote('Activation maximization', `neurolens render actmax-clip --store STORE --layer ${layer} --channel ${channel} --out actmax.png`, 'actmax') : actmaxPanel(layer, channel, { step, ...ctx }),
+    ),
+    guarded(explainP, 'attribution', async () =>
+      (await clips) ? clipNote('Attribution', `neurolens render clip-attribution gradcam --store STORE --sample ID --neuron ${layer}:${channel} --out clip.gif`, 'attribution') : explain.load(topk),
+    ),
     guarded(profileP, 'profile', async () => {
       const a = await named('neuron_profile', { layer, channel, dataset: ctx.dataset, model: ctx.model });
       if (a.rows.length === 0) return panel('Over training', { testid: 'profile', sql: a.sql }, note('No statistics for this unit.'));
