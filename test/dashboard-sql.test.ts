@@ -5,7 +5,7 @@
  * server returned, the DOM holds a window of rows, and whatever is scrolled to (the end by the
  * keyboard, the middle by an offset, a sort by a header click) shows the values SQL on the store
  * gives for those positions. A server with a small row limit says its answer was cut; downloads
- * carry every row up to the limit. Waits are on selectors and attributes, never on time.
+ * carry every row up to the (larger) download row limit. Waits are on selectors and attributes, never on time.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { startServer, type RunningServer } from '../src/server/index.js';
 const TOKEN = 'sql-large-4f1a';
 const ROWS = 200_000;
 const SMALL_LIMIT = 500;
+const DOWNLOAD_LIMIT = 1500;
 const COLUMNS = ['i', 'half', 'mod7', 'score', 'label', 'note'];
 /** Computed columns: a number with NULLs every 11th row (sort: nulls last), text, one long cell. */
 const BIG = `SELECT i, i / 2 AS half, i % 7 AS mod7,
@@ -94,7 +95,7 @@ beforeAll(async () => {
   // A limit above the big answer (the default, 100 000, would cut it), and a generous time limit
   // on a shared machine.
   server = await startServer({ store: fx.store, port: 0, token: TOKEN, rowLimit: ROWS + 1000, timeoutMs: 120_000 });
-  small = await startServer({ store: fx.store, port: 0, rowLimit: SMALL_LIMIT });
+  small = await startServer({ store: fx.store, port: 0, rowLimit: SMALL_LIMIT, downloadRowLimit: DOWNLOAD_LIMIT });
   shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
   await fs.mkdir(shots, { recursive: true });
   browser = await launchChromium();
@@ -250,25 +251,31 @@ describe('SQL console: a large result', () => {
 });
 
 describe('SQL console: the server row limit', () => {
-  it('says the answer was cut at the limit, shows those rows whole, and the CSV stops at the same limit', async () => {
+  it('says the answer was cut at the limit and shows those rows whole; the CSV holds every row up to the download limit', async () => {
     const { page, errors } = await openPage(browser);
     await page.goto(`${small.url}/#/sql`);
     await ready(page, 'sql');
-    await runFree(page, 'SELECT i, i * i AS sq FROM range(2000) t(i) ORDER BY i');
+    await runFree(page, 'SELECT i, i * i AS sq FROM range(1000) t(i) ORDER BY i');
     const scope = '[data-testid=free-result]';
     const cut = page.locator(`${scope} [data-testid=result-truncated]`);
     await cut.waitFor();
     expect(await cut.getAttribute('data-limit')).toBe(String(SMALL_LIMIT));
-    expect(await cut.textContent()).toMatch(new RegExp(`first ${SMALL_LIMIT} rows.*row limit.*downloads are cut at the same limit`, 's'));
+    expect(await cut.textContent()).toMatch(new RegExp(`first ${SMALL_LIMIT} rows.*row limit.*downloads below hold more.*--download-row-limit`, 's'));
     expect(Number(await page.getAttribute(`${scope} [data-testid=result-count]`, 'data-value'))).toBe(SMALL_LIMIT);
     // Small enough to be whole in the DOM, in the server's order.
-    const want = await direct.query<Row>(`SELECT i, i * i AS sq FROM range(2000) t(i) ORDER BY i LIMIT ${SMALL_LIMIT}`);
+    const want = await direct.query<Row>(`SELECT i, i * i AS sq FROM range(1000) t(i) ORDER BY i LIMIT ${SMALL_LIMIT}`);
     const shown = await page.$$eval(`${scope} [data-testid=result-table] tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => (td as HTMLElement).dataset.value)));
     expect(shown).toEqual(want.map((r) => [String(r.i), String(r.sq)]));
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`${scope} [data-format=csv]`)]);
     const csv = parseCsv(await fs.readFile((await dl.path())!, 'utf8'), { columns: true }) as Row[];
-    expect(csv.length).toBe(SMALL_LIMIT);
-    expect(csv.at(-1)).toEqual({ i: String(SMALL_LIMIT - 1), sq: String((SMALL_LIMIT - 1) ** 2) });
+    // The download is not cut at the table's limit: all 1000 rows.
+    expect(csv.length).toBe(1000);
+    expect(csv.at(-1)).toEqual({ i: '999', sq: String(999 ** 2) });
+    // ... but at the download limit, and says so in its header.
+    const big = await fetch(`${small.url}/api/sql?format=csv`, { method: 'POST', body: 'SELECT i FROM range(2000) t(i) ORDER BY i' });
+    expect(big.headers.get('X-Neurolens-Truncated')).toBe('true');
+    expect(Number(big.headers.get('X-Neurolens-Rows'))).toBe(DOWNLOAD_LIMIT);
+    expect(parseCsv(await big.text(), { columns: true }).length).toBe(DOWNLOAD_LIMIT);
     await screenshot(page, shots, 'sql-truncated');
 
     // An answer under the limit says nothing of the kind.

@@ -10,6 +10,7 @@ interface ServeOptions {
   queries?: string;
   queryTimeout: number;
   rowLimit: number;
+  downloadRowLimit: number;
   maxBody: number;
   concurrency: number;
   memoryLimit?: number;
@@ -35,7 +36,8 @@ export function registerServe(program: Command): void {
     .option('--token <token>', 'require "Authorization: Bearer <token>" on every route but /healthz (default: env NEUROLENS_TOKEN)')
     .option('--queries <dir>', 'directory of named query files (default: the shipped queries)')
     .option('--query-timeout <ms>', 'time limit per query', intOption('--query-timeout'), 10_000)
-    .option('--row-limit <n>', 'rows returned at most; longer answers are cut and marked X-Neurolens-Truncated', intOption('--row-limit'), 100_000)
+    .option('--row-limit <n>', 'rows returned at most in JSON (tables); longer answers are cut and marked X-Neurolens-Truncated', intOption('--row-limit'), 100_000)
+    .option('--download-row-limit <n>', 'rows at most in CSV, NDJSON, Arrow and Parquet answers (downloads; at least --row-limit)', intOption('--download-row-limit'), 1_000_000)
     .option('--max-body <bytes>', 'largest request body', intOption('--max-body'), 256 * 1024)
     .option('--concurrency <n>', 'queries running at once', intOption('--concurrency'), 2)
     .option('--memory-limit <MiB>', "DuckDB memory limit (default: a quarter of the machine's memory, at least 1024)", intOption('--memory-limit', 64))
@@ -53,6 +55,7 @@ export function registerServe(program: Command): void {
         queriesDir: o.queries,
         timeoutMs: o.queryTimeout,
         rowLimit: o.rowLimit,
+        downloadRowLimit: o.downloadRowLimit,
         maxBodyBytes: o.maxBody,
         concurrency: o.concurrency,
         memoryLimitBytes: o.memoryLimit === undefined ? undefined : o.memoryLimit * 2 ** 20,

@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps): Hono {
     if (hit) return send(c, hit, { 'X-Neurolens-Cache': 'hit' });
     let result: LimitedResult;
     try {
-      result = await executor.run(sqlForStore(def, deps.store), { untrusted: false, params });
+      result = await executor.run(sqlForStore(def, deps.store), { untrusted: false, params, download: format !== 'json' });
     } catch (e) {
       if (e instanceof NeurolensError) throw new NeurolensError(e.code, `query ${name}: ${e.message}`, { cause: e.cause ?? e });
       throw e;
@@ -143,7 +143,7 @@ export function createApp(deps: AppDeps): Hono {
       const format = negotiateFormat(c.req.query('format') ?? bodyFormat, c.req.header('accept'));
       // Views may change shape when a table gets its first files: keep them current.
       await watch.generation();
-      return send(c, encode(await executor.run(sql, { untrusted: true }), format));
+      return send(c, encode(await executor.run(sql, { untrusted: true, download: format !== 'json' }), format));
     },
   );
 

@@ -21,6 +21,11 @@ export interface ExecutorOptions {
   timeoutMs?: number;
   /** Rows returned at most (default 100 000). */
   rowLimit?: number;
+  /**
+   * Rows at most in a download (CSV, NDJSON, Arrow, Parquet answers; default 1 000 000): files
+   * are for tools that take more than a browser table, but the answer is still built in memory.
+   */
+  downloadRowLimit?: number;
   /** Queries running at once (default 2). */
   concurrency?: number;
 }
@@ -36,6 +41,8 @@ export interface RunOptions {
   params?: Record<string, DuckDBValue>;
   /** Overrides the executor's limit (tests). */
   timeoutMs?: number;
+  /** A download: the download row limit applies instead of the row limit. */
+  download?: boolean;
 }
 
 const INTERRUPT_REPEAT_MS = 50;
@@ -43,6 +50,7 @@ const INTERRUPT_REPEAT_MS = 50;
 export class QueryExecutor {
   readonly timeoutMs: number;
   readonly rowLimit: number;
+  readonly downloadRowLimit: number;
   private readonly slots: Semaphore;
 
   constructor(
@@ -51,6 +59,7 @@ export class QueryExecutor {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.rowLimit = opts.rowLimit ?? 100_000;
+    this.downloadRowLimit = Math.max(this.rowLimit, opts.downloadRowLimit ?? 1_000_000);
     this.slots = new Semaphore(opts.concurrency ?? 2);
   }
 
@@ -131,9 +140,10 @@ export class QueryExecutor {
     }
     try {
       if (opts.params) prepared.bind(opts.params);
-      const reader = await prepared.streamAndReadUntil(this.rowLimit + 1);
-      const truncated = reader.currentRowCount > this.rowLimit;
-      const rowCount = Math.min(reader.currentRowCount, this.rowLimit);
+      const limit = opts.download ? this.downloadRowLimit : this.rowLimit;
+      const reader = await prepared.streamAndReadUntil(limit + 1);
+      const truncated = reader.currentRowCount > limit;
+      const rowCount = Math.min(reader.currentRowCount, limit);
       // Deduplicated names: `SELECT 1 AS a, 2 AS a` keeps both columns (a, a_1).
       const names = reader.deduplicatedColumnNames();
       const types = reader.columnTypes();

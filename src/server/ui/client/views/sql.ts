@@ -40,16 +40,17 @@ function sortFromHash(): SortState | null {
   return column ? { column, desc: p.get('desc') === '1' } : null;
 }
 
-/** Says plainly that the rows shown are not all of them, and that the downloads are cut too. */
+/** Says plainly that the rows shown are not all of them, and where the rest is. */
 function truncatedNote(rows: number): HTMLElement {
   return h(
     'p',
     { class: 'sql-truncated', role: 'status', 'data-testid': 'result-truncated', 'data-limit': rows },
     h('strong', {}, `Only the first ${rows} rows: `),
     `the server's row limit (neurolens serve --row-limit, now ${rows}) cut the result. `,
-    'The downloads are cut at the same limit: narrow the query (WHERE, GROUP BY, LIMIT … OFFSET …) or run it with ',
+    'The downloads below hold more: up to the download row limit (neurolens serve --download-row-limit, default 1,000,000). ',
+    'Beyond that, narrow the query (WHERE, GROUP BY, LIMIT … OFFSET …) or run it with ',
     h('code', {}, 'neurolens sql'),
-    ' for every row.',
+    '.',
   );
 }
 
