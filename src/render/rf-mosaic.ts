@@ -70,13 +70,19 @@ export function cropWithPadding(img: Image8, box: Pick<RfBox, 'top' | 'left' | '
   return { width, height, channels: ch, data };
 }
 
-async function layerField(modelDir: string, layer: string, inputShape: number[]): Promise<ReceptiveField> {
+/** The receptive field of a layer of the checkpoint in `modelDir` (the model is loaded and disposed). */
+export async function layerField(modelDir: string, layer: string, inputShape: number[]): Promise<ReceptiveField> {
   const loaded = await loadModelDir(modelDir);
   try {
     return receptiveField(loaded.model, layer, { inputShape });
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** Side of the padding checker's squares: about 16 squares across the field. */
+export function checkerCell(field: Pick<ReceptiveField, 'size'>): number {
+  return Math.max(1, Math.round(Math.max(...field.size) / 16));
 }
 
 /** queryTopActivators, with the store's close layer names when the layer has no rows. */
@@ -106,7 +112,7 @@ export async function rfMosaic(store: Store, o: RfMosaicOptions): Promise<RfMosa
   }
   const source = await runSource(run);
   const input = { height: pre.height, width: pre.width };
-  const cell = Math.max(1, Math.round(Math.max(...field.size) / 16));
+  const cell = checkerCell(field);
   const crops: RfCrop[] = [];
   const tiles: MosaicTile[] = [];
   for (const row of rows) {

@@ -32,6 +32,7 @@ import type { LimitedResult, QueryExecutor } from './executor.js';
 import { HttpError, respondError } from './http-errors.js';
 import { negotiateFormat, type HttpFormat } from './negotiate.js';
 import { mountPictures, type PictureService } from './pictures.js';
+import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { mountClips } from './clips.js';
 import { mosaicOptions } from './mosaic-params.js';
 import type { SampleImages } from './samples.js';
@@ -160,16 +161,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/api/neurons/:layer/:channel/mosaic.png', async (c) => {
     const opts = mosaicOptions(c.req.param('layer'), c.req.param('channel'), c.req.query());
-    const gen = await watch.generation();
     const key = AnswerCache.key('mosaic.png', opts as unknown as Record<string, unknown>, 'png');
-    let answer = gen.settled ? cache.get(gen.id, key) : undefined;
-    const status = answer ? 'hit' : 'miss';
-    if (!answer) {
-      const m = await executor.withSlot(() => neuronMosaic(deps.store, opts));
-      answer = { body: new Uint8Array(m.png.buffer, m.png.byteOffset, m.png.byteLength), contentType: 'image/png', truncated: false, rows: m.rows.length };
-      if (gen.settled) cache.set(gen.id, key, answer);
-    }
-    return send(c, answer, { 'X-Neurolens-Cache': status });
+    return cachedPicture(c, deps, key, async () => {
+      const m = await neuronMosaic(deps.store, opts);
+      return pictureAnswer(m.png, 'image/png', m.rows.length);
+    });
   });
 
   // Route groups in their own modules (each mounts under /api, after the token check).

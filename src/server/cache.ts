@@ -8,6 +8,8 @@ export interface CachedAnswer {
   contentType: string;
   truncated: boolean;
   rows: number;
+  /** Headers that describe the answer (picture layouts, sample ids), sent with it from the cache too. */
+  headers?: Record<string, string>;
 }
 
 function sizeOf(a: CachedAnswer): number {

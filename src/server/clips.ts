@@ -20,6 +20,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Context, Hono } from 'hono';
+import { cachedPicture, pictureAnswer } from './cached-picture.js';
+import { checkKnown, flagParam, intParam } from './params.js';
 import { NeurolensError } from '../errors.js';
 import { setupBackend } from '../model/backend.js';
 import { writeAnimation } from '../render/animation.js';
@@ -43,33 +45,11 @@ type ClipDeps = Pick<AppDeps, 'store' | 'executor' | 'watch' | 'cache'>;
 /** Bounds: a picture reads every frame of every clip it shows. */
 export const CLIP_LIMITS = { height: 512, k: 32, cell: 256 };
 
-/** A cached picture with the headers that describe it. */
-interface Picture extends CachedAnswer {
-  headers: Record<string, string>;
-}
 
 // ---------- parameters ----------
 
-function checkKnown(route: string, q: Record<string, string>, known: string[]): void {
-  for (const k of Object.keys(q)) {
-    if (!known.includes(k)) throw new NeurolensError('BAD_QUERY', `${route}: unknown parameter ${k} (parameters: ${known.join(', ')})`);
-  }
-}
 
-function intParam(route: string, name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new NeurolensError('BAD_QUERY', `${route}: ${name} must be an integer in ${min}..${max}, got '${v}'`);
-  }
-  return n;
-}
 
-function flagParam(route: string, name: string, v: string | undefined): boolean {
-  if (v === undefined || v === '' || v === '0') return false;
-  if (v === '1') return true;
-  throw new NeurolensError('BAD_QUERY', `${route}: ${name} must be 0 or 1, got '${v}'`);
-}
 
 /** The sample id of a path segment: digits only, else the route does not exist (as for .png). */
 function sampleIdParam(text: string, want: string): number {
@@ -168,7 +148,7 @@ async function clipFrames(r: ClipRequest): Promise<{ frames: Image8[]; headers: 
   return { frames, headers, stride: clip.stride };
 }
 
-async function stripPicture(r: ClipRequest, flow: boolean): Promise<Picture> {
+async function stripPicture(r: ClipRequest, flow: boolean): Promise<CachedAnswer> {
   const { frames, headers } = await clipFrames(r);
   let motion: ClipMotion | undefined;
   if (flow) {
@@ -177,10 +157,10 @@ async function stripPicture(r: ClipRequest, flow: boolean): Promise<Picture> {
     motion = clipPictures(await clipInput(r.run, r.sampleId), r.run.layout, r.run.pre).motion;
   }
   const png = await encodePng(stripImage(frames, motion));
-  return picture(png, 'image/png', 1, { ...headers, ...(motion ? { 'X-Neurolens-Motion': motion.kind } : {}) });
+  return pictureAnswer(png, 'image/png', 1, { ...headers, ...(motion ? { 'X-Neurolens-Motion': motion.kind } : {}) });
 }
 
-async function gifPicture(r: ClipRequest): Promise<Picture> {
+async function gifPicture(r: ClipRequest): Promise<CachedAnswer> {
   const { frames, headers, stride } = await clipFrames(r);
   if (!(r.run.source instanceof VideoSource)) throw new NeurolensError('INTERNAL', `dataset '${r.dataset}' is not read by a video source`);
   const fps = clipFps(r.run.source, r.sampleId, stride);
@@ -189,15 +169,12 @@ async function gifPicture(r: ClipRequest): Promise<Picture> {
     const file = path.join(dir, `${r.sampleId}.gif`);
     const { width, height } = frames[0]!;
     await writeAnimation(file, frames.map((f) => f.data), { width, height, fps, format: 'gif' });
-    return picture(await fs.readFile(file), 'image/gif', 1, { ...headers, 'X-Neurolens-Fps': String(fps) });
+    return pictureAnswer(await fs.readFile(file), 'image/gif', 1, { ...headers, 'X-Neurolens-Fps': String(fps) });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
-function picture(body: Buffer, contentType: string, rows: number, headers: Record<string, string>): Picture {
-  return { body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), contentType, truncated: false, rows, headers };
-}
 
 // ---------- a unit's top-k clips ----------
 
@@ -228,7 +205,7 @@ function ensureBackend(): Promise<unknown> {
   return backend;
 }
 
-async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOptions>): Promise<Picture> {
+async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOptions>): Promise<CachedAnswer> {
   await ensureBackend();
   let t;
   try {
@@ -239,7 +216,7 @@ async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOption
   }
   const title = `${o.layer} ch ${o.channel} step ${t.step}: top ${t.rows.length}`;
   const { png } = await clipTopkStripPng(t, { cellSize: o.cell, title });
-  return picture(png, 'image/png', t.rows.length, {
+  return pictureAnswer(png, 'image/png', t.rows.length, {
     'X-Neurolens-Samples': t.rows.map((r) => r.sampleId).join(','),
     'X-Neurolens-Step': String(t.step),
     'X-Neurolens-Dataset': t.dataset,
@@ -249,23 +226,7 @@ async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOption
 
 // ---------- routes ----------
 
-function send(c: Context, p: Picture, cache: 'hit' | 'miss'): Response {
-  c.header('Content-Type', p.contentType);
-  c.header('X-Neurolens-Rows', String(p.rows));
-  c.header('X-Neurolens-Cache', cache);
-  for (const [k, v] of Object.entries(p.headers)) c.header(k, v);
-  return c.body(p.body as Uint8Array<ArrayBuffer>);
-}
 
-/** Answers from the cache of the current settled generation, or draws under a query slot. */
-async function cached(c: Context, deps: ClipDeps, key: string, draw: (generation: string) => Promise<Picture>): Promise<Response> {
-  const gen = await deps.watch.generation();
-  const hit = gen.settled ? (deps.cache.get(gen.id, key) as Picture | undefined) : undefined;
-  if (hit) return send(c, hit, 'hit');
-  const p = await deps.executor.withSlot(() => draw(gen.id));
-  if (gen.settled) deps.cache.set(gen.id, key, p);
-  return send(c, p, 'miss');
-}
 
 export function mountClips(app: Hono, deps: ClipDeps): void {
   const runs = new ClipRuns(deps.store.dir);
@@ -278,7 +239,7 @@ export function mountClips(app: Hono, deps: ClipDeps): void {
     const flow = flagParam('strip.png', 'flow', q.flow);
     const height = intParam('strip.png', 'height', q.height, 8, CLIP_LIMITS.height);
     const key = AnswerCache.key('strip.png', { dataset, sampleId, flow, height }, 'png');
-    return cached(c, deps, key, async (g) => stripPicture({ run: await runs.get(dataset, sampleId, g), dataset, sampleId, height }, flow));
+    return cachedPicture(c, deps, key, async (g) => stripPicture({ run: await runs.get(dataset, sampleId, g), dataset, sampleId, height }, flow));
   });
 
   const gif = (c: Context, idText: string) => {
@@ -288,7 +249,7 @@ export function mountClips(app: Hono, deps: ClipDeps): void {
     checkKnown('clip.gif', q, ['height']);
     const height = intParam('clip.gif', 'height', q.height, 8, CLIP_LIMITS.height);
     const key = AnswerCache.key('clip.gif', { dataset, sampleId, height }, 'gif');
-    return cached(c, deps, key, async (g) => gifPicture({ run: await runs.get(dataset, sampleId, g), dataset, sampleId, height }));
+    return cachedPicture(c, deps, key, async (g) => gifPicture({ run: await runs.get(dataset, sampleId, g), dataset, sampleId, height }));
   };
   app.get('/api/samples/:dataset/:id/clip.gif', (c) => gif(c, c.req.param('id')));
   // `<id>.gif` next to `<id>.png`: reached only when the .png route passes other files on (app.ts).
@@ -297,6 +258,6 @@ export function mountClips(app: Hono, deps: ClipDeps): void {
   app.get('/api/neurons/:layer/:channel/clips.png', (c) => {
     const o = clipsOptions(c.req.param('layer'), c.req.param('channel'), c.req.query());
     const key = AnswerCache.key('clips.png', o as unknown as Record<string, unknown>, 'png');
-    return cached(c, deps, key, () => topkClipsPicture(deps, o));
+    return cachedPicture(c, deps, key, () => topkClipsPicture(deps, o));
   });
 }

@@ -3,6 +3,7 @@
  * in (the normalized request is part of the cache key, so `?size=224` and no size are one entry).
  * Bounds cap the work one request can ask for: a render runs for steps x model passes.
  */
+import { checkKnown, intParam } from './params.js';
 import { NeurolensError } from '../errors.js';
 import { ACTMAX_DEFAULTS } from '../explain/actmax-settings.js';
 import { METHODS, type MethodName } from '../explain/explain.js';
@@ -52,18 +53,7 @@ function bad(what: string, message: string): never {
   throw new NeurolensError('BAD_QUERY', `${what}: ${message}`);
 }
 
-function int(what: string, name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) bad(what, `${name} must be an integer in ${min}..${max}, got '${v}'`);
-  return n;
-}
 
-function checkKnown(what: string, q: Record<string, string>, known: readonly string[]): void {
-  for (const k of Object.keys(q)) {
-    if (!known.includes(k)) bad(what, `unknown parameter ${k} (parameters: ${known.join(', ')})`);
-  }
-}
 
 /** `<id>.png` / `<id>.json` of the last path segment. */
 function fileOf(what: string, name: string, file: string): { id: number; format: PictureFormat } {
@@ -81,8 +71,8 @@ function cachedOnly(what: string, v: string | undefined): boolean {
 }
 
 function common(what: string, q: Record<string, string>): { step?: number; model?: string; size: number } {
-  const step = int(what, 'step', q.step, 0, Number.MAX_SAFE_INTEGER);
-  const size = int(what, 'size', q.size, PICTURE_LIMITS.minSize, PICTURE_LIMITS.size) ?? DEFAULT_SIZE;
+  const step = intParam(what, 'step', q.step, 0, Number.MAX_SAFE_INTEGER);
+  const size = intParam(what, 'size', q.size, PICTURE_LIMITS.minSize, PICTURE_LIMITS.size) ?? DEFAULT_SIZE;
   return { ...(step === undefined ? {} : { step }), ...(q.model ? { model: q.model } : {}), size };
 }
 
@@ -99,8 +89,8 @@ export function actmaxRequest(layer: string, file: string, q: Record<string, str
     channel,
     ...common(what, q),
     ...(q.dataset ? { dataset: q.dataset } : {}),
-    steps: int(what, 'steps', q.steps, 1, PICTURE_LIMITS.steps) ?? ACTMAX_DEFAULTS.steps,
-    seed: int(what, 'seed', q.seed, 0, PICTURE_LIMITS.seed) ?? ACTMAX_DEFAULTS.seed,
+    steps: intParam(what, 'steps', q.steps, 1, PICTURE_LIMITS.steps) ?? ACTMAX_DEFAULTS.steps,
+    seed: intParam(what, 'seed', q.seed, 0, PICTURE_LIMITS.seed) ?? ACTMAX_DEFAULTS.seed,
   };
   return { request, format, cachedOnly: cachedOnly(what, q.cached) };
 }
@@ -110,7 +100,7 @@ const ATTRIBUTION_PARAMS = ['class', 'neuron', 'reduce', 'step', 'model', 'size'
 function targetOf(what: string, q: Record<string, string>): AttributionTarget {
   if (q.class !== undefined && q.neuron !== undefined) bad(what, 'give class or neuron, not both');
   if (q.neuron === undefined && q.reduce !== undefined) bad(what, 'reduce applies to a neuron target (neuron=LAYER:CHANNEL)');
-  if (q.class !== undefined) return { kind: 'class', index: int(what, 'class', q.class, 0, 2 ** 31 - 1) ?? bad(what, 'class must not be empty') };
+  if (q.class !== undefined) return { kind: 'class', index: intParam(what, 'class', q.class, 0, 2 ** 31 - 1) ?? bad(what, 'class must not be empty') };
   if (q.neuron === undefined) return { kind: 'predicted' };
   if (q.reduce !== undefined && q.reduce !== 'mean' && q.reduce !== 'max') bad(what, `reduce must be mean or max, got '${q.reduce}'`);
   let unit: { layer: string; channel: number };

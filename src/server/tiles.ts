@@ -10,21 +10,22 @@
  * units without a top-1 row as flat grey. The layout goes in `X-Neurolens-Tiles` (JSON), so the
  * sheet needs no second request to be cut.
  */
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
+import { cachedPicture, pictureAnswer } from './cached-picture.js';
+import { checkKnown, intParam } from './params.js';
 import { NeurolensError } from '../errors.js';
-import { loadModelDir } from '../model/io.js';
 import { closeMatches } from '../model/layers.js';
-import { receptiveField, rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
+import { rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
 import { RgbCanvas, fitImage, type Rgb } from '../render/canvas.js';
 import { MOSAIC_COLORS } from '../render/mosaic.js';
-import { cropWithPadding } from '../render/rf-mosaic.js';
+import { checkerCell, cropWithPadding, layerField } from '../render/rf-mosaic.js';
 import { modelView, runSource } from '../render/render-input.js';
 import { findRunSpec, runCheckpoint, type RunSpecRecord } from '../render/run-model.js';
 import type { Source } from '../sources/types.js';
 import { loadSampleImage } from '../stages/decode.js';
 import type { Store } from '../storage/index.js';
 import type { AppDeps } from './app.js';
-import { AnswerCache, type CachedAnswer } from './cache.js';
+import { AnswerCache } from './cache.js';
 
 export const TILES_LIMITS = { units: 256, defaultUnits: 128, tileMin: 16, tileMax: 256, tile: 64, columns: 16 };
 
@@ -68,23 +69,13 @@ export interface TilesLayout {
   units: TileUnit[];
 }
 
-function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new NeurolensError('BAD_QUERY', `tiles: ${name} must be an integer in ${min}..${max}, got '${v}'`);
-  }
-  return n;
-}
 
 export function tilesRequest(layer: string, q: Record<string, string>): TilesRequest {
-  for (const k of Object.keys(q)) {
-    if (!KNOWN.includes(k)) throw new NeurolensError('BAD_QUERY', `tiles: unknown parameter ${k} (parameters: ${KNOWN.join(', ')})`);
-  }
-  const o: TilesRequest = { layer, tile: int('tile', q.tile, TILES_LIMITS.tileMin, TILES_LIMITS.tileMax) ?? TILES_LIMITS.tile };
-  const step = int('step', q.step, 0, Number.MAX_SAFE_INTEGER);
-  const from = int('from', q.from, 0, 2 ** 31 - 1);
-  const to = int('to', q.to, 0, 2 ** 31 - 1);
+  checkKnown('tiles', q, KNOWN);
+  const o: TilesRequest = { layer, tile: intParam('tiles', 'tile', q.tile, TILES_LIMITS.tileMin, TILES_LIMITS.tileMax) ?? TILES_LIMITS.tile };
+  const step = intParam('tiles', 'step', q.step, 0, Number.MAX_SAFE_INTEGER);
+  const from = intParam('tiles', 'from', q.from, 0, 2 ** 31 - 1);
+  const to = intParam('tiles', 'to', q.to, 0, 2 ** 31 - 1);
   if (step !== undefined) o.step = step;
   if (from !== undefined) o.from = from;
   if (to !== undefined) o.to = to;
@@ -193,14 +184,7 @@ class RenderMemo {
   }
 
   field(modelDir: string, layer: string, inputShape: number[]): Promise<ReceptiveField> {
-    return this.once(this.fields, JSON.stringify([modelDir, layer, inputShape]), async () => {
-      const loaded = await loadModelDir(modelDir);
-      try {
-        return receptiveField(loaded.model, layer, { inputShape });
-      } finally {
-        loaded.model.dispose();
-      }
-    });
+    return this.once(this.fields, JSON.stringify([modelDir, layer, inputShape]), () => layerField(modelDir, layer, inputShape));
   }
 
   source(run: RunSpecRecord): Promise<Source> {
@@ -231,7 +215,7 @@ async function drawTiles(store: Store, memo: RenderMemo, at: LayerAt, layer: str
     const source = await memo.source(run);
     const input = { height: pre.height, width: pre.width };
     // The padding checker's square size, as rfMosaic draws it.
-    const cell = Math.max(1, Math.round(Math.max(...field.size) / 16));
+    const cell = checkerCell(field);
     const bySample = new Map<number, typeof shown>();
     for (const x of shown) {
       const group = bySample.get(x.r.sample_id!);
@@ -283,37 +267,17 @@ async function renderLayerTiles(store: Store, memo: RenderMemo, o: TilesRequest)
   return { png, layout: { tile: o.tile, columns, ...range, step: at.step, dataset: at.dataset, model: at.model, units } };
 }
 
-/** A cached sheet carries its layout header along. */
-interface TilesAnswer extends CachedAnswer {
-  layout: string;
-}
 
-function sendTiles(c: Context, a: TilesAnswer, cache: 'hit' | 'miss'): Response {
-  c.header('Content-Type', a.contentType);
-  c.header('X-Neurolens-Rows', String(a.rows));
-  c.header('X-Neurolens-Tiles', a.layout);
-  c.header('X-Neurolens-Cache', cache);
-  return c.body(a.body as Uint8Array<ArrayBuffer>);
-}
 
 export function mountTiles(app: Hono, deps: AppDeps): void {
-  const { store, executor, watch, cache } = deps;
+  const { store } = deps;
   const memo = new RenderMemo();
   app.get('/api/layers/:layer/tiles.png', async (c) => {
     const o = tilesRequest(c.req.param('layer'), c.req.query());
-    const gen = await watch.generation();
     const key = AnswerCache.key('tiles.png', o as unknown as Record<string, unknown>, 'png');
-    const hit = gen.settled ? (cache.get(gen.id, key) as TilesAnswer | undefined) : undefined;
-    if (hit && typeof hit.layout === 'string') return sendTiles(c, hit, 'hit');
-    const t = await executor.withSlot(() => renderLayerTiles(store, memo.at(gen.id), o));
-    const answer: TilesAnswer = {
-      body: new Uint8Array(t.png.buffer, t.png.byteOffset, t.png.byteLength),
-      contentType: 'image/png',
-      truncated: false,
-      rows: t.layout.units.length,
-      layout: asciiJson(t.layout),
-    };
-    if (gen.settled) cache.set(gen.id, key, answer);
-    return sendTiles(c, answer, 'miss');
+    return cachedPicture(c, deps, key, async (generation) => {
+      const t = await renderLayerTiles(store, memo.at(generation), o);
+      return pictureAnswer(t.png, 'image/png', t.layout.units.length, { 'X-Neurolens-Tiles': asciiJson(t.layout) });
+    });
   });
 }
