@@ -14,7 +14,7 @@ import { decode as decodePng } from 'fast-png';
 import type { Page } from 'playwright-core';
 import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
 import { H, W } from './fixtures/models.js';
-import { column, launchChromium, openPage, ready, screenshot, type Browser } from './fixtures/browser.js';
+import { column, launchChromium, openPage, ready, screenshot, screenshotsDir, type Browser } from './fixtures/browser.js';
 import { tf } from '../src/model/tf.js';
 import { setupBackend } from '../src/model/backend.js';
 import { saveModelDir } from '../src/model/io.js';
@@ -87,8 +87,7 @@ beforeAll(async () => {
   store = await makeWideStore();
   direct = await Store.open(store, { readOnly: true });
   server = await startServer({ store, port: 0, token: TOKEN });
-  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
-  await fs.mkdir(shots, { recursive: true });
+  shots = await screenshotsDir(dir);
   browser = await launchChromium();
 }, 240_000);
 

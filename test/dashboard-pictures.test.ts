@@ -5,16 +5,13 @@
  * JSON fetched directly, with SQL on the store, and with `renderActmax` called in this process.
  * Waits are on selectors, on `body[data-ready=<view>]` and on the image decoding; never on time.
  */
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
-import { launchChromium, openPage as open, ready, screenshot as shot, type Browser } from './fixtures/browser.js';
+import { ranPipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { launchChromium, openPage as open, ready, screenshot as shot, screenshotsDir, type Browser } from './fixtures/browser.js';
 import { setupBackend } from '../src/model/backend.js';
-import { loadSpec } from '../src/pipeline/spec.js';
-import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { renderActmax } from '../src/explain/actmax-render.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
@@ -75,15 +72,12 @@ const latestStep = async () => Number((await direct.query<Row>('SELECT max(step)
 
 beforeAll(async () => {
   await setupBackend('wasm');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-pict-'));
-  fx = await makePipelineFixture(dir, N);
-  const summary = await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' });
-  expect(summary.status).toBe('succeeded');
+  fx = await ranPipelineFixture('pict', N);
+  const dir = fx.dir;
   direct = await Store.open(fx.store, { readOnly: true });
   // A cache of this test only (outside the store): the first look at a picture must be a miss.
   server = await startServer({ store: fx.store, port: 0, token: TOKEN, pictureCacheDir: path.join(dir, 'picture-cache') });
-  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
-  await fs.mkdir(shots, { recursive: true });
+  shots = await screenshotsDir(dir);
   browser = await launchChromium();
 }, 240_000);
 

@@ -7,17 +7,14 @@
  * gives for those positions. A server with a small row limit says its answer was cut; downloads
  * carry every row up to the (larger) download row limit. Waits are on selectors and attributes, never on time.
  */
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
-import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
-import { close, launchChromium, openPage, ready, screenshot, type Browser } from './fixtures/browser.js';
+import { ranPipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { close, launchChromium, openPage, ready, screenshot, screenshotsDir, type Browser } from './fixtures/browser.js';
 import { setupBackend } from '../src/model/backend.js';
-import { loadSpec } from '../src/pipeline/spec.js';
-import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 
@@ -87,17 +84,13 @@ const headerInView = (page: Page) =>
 
 beforeAll(async () => {
   await setupBackend('wasm');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-dash-sql-'));
-  fx = await makePipelineFixture(dir, 96);
-  const summary = await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' });
-  expect(summary.status).toBe('succeeded');
+  fx = await ranPipelineFixture('dash-sql', 96);
   direct = await Store.open(fx.store, { readOnly: true });
   // A limit above the big answer (the default, 100 000, would cut it), and a generous time limit
   // on a shared machine.
   server = await startServer({ store: fx.store, port: 0, token: TOKEN, rowLimit: ROWS + 1000, timeoutMs: 120_000 });
   small = await startServer({ store: fx.store, port: 0, rowLimit: SMALL_LIMIT, downloadRowLimit: DOWNLOAD_LIMIT });
-  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
-  await fs.mkdir(shots, { recursive: true });
+  shots = await screenshotsDir(fx.dir);
   browser = await launchChromium();
 }, 240_000);
 

@@ -18,7 +18,7 @@ import { runPipeline } from '../src/pipeline/runner.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { Store } from '../src/storage/index.js';
-import { close, column, launchChromium, openPage, ready, screenshot, type Browser } from './fixtures/browser.js';
+import { close, column, launchChromium, openPage, ready, screenshot, screenshotsDir, type Browser } from './fixtures/browser.js';
 import { makePipelineFixture } from './fixtures/pipeline.js';
 import { makeVideoStore, type VideoStore } from './fixtures/video-store.js';
 
@@ -40,9 +40,7 @@ beforeAll(async () => {
   expect((await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
   direct = await Store.open(vs.store, { readOnly: true });
   server = await startServer({ store: vs.store, port: 0, token: TOKEN });
-  // NEUROLENS_SCREENSHOTS=dir keeps the screenshots (they go with the fixture otherwise).
-  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(tmp, 'screenshots');
-  await fs.mkdir(shots, { recursive: true });
+  shots = await screenshotsDir(tmp);
   browser = await launchChromium();
 }, 300_000);
 

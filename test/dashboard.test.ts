@@ -6,13 +6,12 @@
  * Waits are on selectors and on `body[data-ready=<view>]` (set when every panel has its data),
  * with generous timeouts: never on wall-clock time.
  */
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
-import { close, column, launchChromium, openPage as open, ready, screenshot as shot, WAIT, type Browser } from './fixtures/browser.js';
+import { makePipelineFixture, ranPipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { close, column, launchChromium, openPage as open, ready, screenshot as shot, screenshotsDir, WAIT, type Browser } from './fixtures/browser.js';
 import { setupBackend } from '../src/model/backend.js';
 import { loadSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
@@ -42,18 +41,14 @@ const screenshot = (page: Parameters<typeof shot>[0], name: string, selector?: s
 
 beforeAll(async () => {
   await setupBackend('wasm');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-dash-'));
-  fx = await makePipelineFixture(dir, N, { extra: 'embed: [{ layer: gap, method: pca }]' });
-  const summary = await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' });
-  expect(summary.status).toBe('succeeded');
+  fx = await ranPipelineFixture('dash', N, { extra: 'embed: [{ layer: gap, method: pca }]' });
+  const dir = fx.dir;
   direct = await Store.open(fx.store, { readOnly: true });
   server = await startServer({ store: fx.store, port: 0, token: TOKEN });
   emptyDir = path.join(dir, 'empty-store');
   await fs.mkdir(emptyDir);
   empty = await startServer({ store: emptyDir, port: 0 });
-  // NEUROLENS_SCREENSHOTS=dir keeps the screenshots (they go with the fixture otherwise).
-  shots = process.env.NEUROLENS_SCREENSHOTS ?? path.join(dir, 'screenshots');
-  await fs.mkdir(shots, { recursive: true });
+  shots = await screenshotsDir(dir);
   browser = await launchChromium();
 }, 240_000);
 
