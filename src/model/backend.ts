@@ -103,3 +103,18 @@ export async function setupBackend(requested: BackendChoice = 'auto'): Promise<B
 export function defaultInferWorkers(): number {
   return Math.max(1, os.availableParallelism());
 }
+
+let ensured: Promise<BackendInfo> | undefined;
+
+/**
+ * For a long-lived process that loads a model now and then (the server: receptive fields of
+ * tiles and clip strips): 'auto' is set up once, at the first need; a failure is retried the next
+ * time instead of being remembered.
+ */
+export function ensureBackend(): Promise<BackendInfo> {
+  ensured ??= setupBackend('auto').catch((e: unknown) => {
+    ensured = undefined;
+    throw e;
+  });
+  return ensured;
+}

@@ -23,7 +23,7 @@ import type { Context, Hono } from 'hono';
 import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { checkKnown, flagParam, intParam } from './params.js';
 import { NeurolensError } from '../errors.js';
-import { setupBackend } from '../model/backend.js';
+import { ensureBackend } from '../model/backend.js';
 import { writeAnimation } from '../render/animation.js';
 import { RgbCanvas, type Image8 } from '../render/canvas.js';
 import { figureScales, motionCell, type ClipMotion } from '../render/clip-cells.js';
@@ -195,17 +195,8 @@ function clipsOptions(layer: string, channel: string, q: Record<string, string>)
   };
 }
 
-let backend: Promise<unknown> | undefined;
-/** The receptive field needs the model loaded: a tfjs backend, chosen once as the CLI does. */
-function ensureBackend(): Promise<unknown> {
-  backend ??= setupBackend('auto').catch((e: unknown) => {
-    backend = undefined;
-    throw e;
-  });
-  return backend;
-}
-
 async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOptions>): Promise<CachedAnswer> {
+  // The receptive field needs the model loaded: a tfjs backend, set up at the first need.
   await ensureBackend();
   let t;
   try {

@@ -18,6 +18,7 @@ import { closeMatches } from '../model/layers.js';
 import { rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
 import { RgbCanvas, fitImage, type Rgb } from '../render/canvas.js';
 import { MOSAIC_COLORS } from '../render/mosaic.js';
+import { ensureBackend } from '../model/backend.js';
 import { checkerCell, cropWithPadding, layerField } from '../render/rf-mosaic.js';
 import { modelView, runSource } from '../render/render-input.js';
 import { findRunSpec, runCheckpoint, type RunSpecRecord } from '../render/run-model.js';
@@ -211,6 +212,8 @@ async function drawTiles(store: Store, memo: RenderMemo, at: LayerAt, layer: str
     const run = await findRunSpec(store.dir, { dataset: at.dataset, model: at.model });
     const pre = run.model.input;
     const { dir } = await runCheckpoint(run, at.step);
+    // The receptive field is computed from the loaded model: the server sets a backend up at the first need.
+    await ensureBackend();
     const field = await memo.field(dir, layer, [pre.height, pre.width, pre.channels]);
     const source = await memo.source(run);
     const input = { height: pre.height, width: pre.width };
