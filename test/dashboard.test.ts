@@ -20,6 +20,8 @@ import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 
 const N = 40;
+/** Class names of the fixture's labels 0..3 (the spec's dataset.classes): shown instead of numbers. */
+const CLASSES = ['edge', 'edge too', 'dot', 'flat'];
 const TOKEN = 'dash-token-7c2e';
 
 let fx: PipelineFixture;
@@ -41,7 +43,7 @@ const screenshot = (page: Parameters<typeof shot>[0], name: string, selector?: s
 
 beforeAll(async () => {
   await setupBackend('wasm');
-  fx = await ranPipelineFixture('dash', N, { extra: 'embed: [{ layer: gap, method: pca }]' });
+  fx = await ranPipelineFixture('dash', N, { extra: 'embed: [{ layer: gap, method: pca }]', classes: CLASSES });
   const dir = fx.dir;
   direct = await Store.open(fx.store, { readOnly: true });
   server = await startServer({ store: fx.store, port: 0, token: TOKEN });
@@ -196,6 +198,9 @@ describe('dashboard: views in Chromium', () => {
     const [sel] = await ask('class_selectivity', { layer: 'conv1', channel: 1, step: 100 });
     close([(await page.getAttribute('[data-testid=selectivity-index]', 'data-value'))!], [sel!.selectivity]);
     const barValues = await page.$$eval('[data-testid=selectivity-bars] .bar', (bs) => bs.map((b) => (b as HTMLElement).dataset.value!));
+    // Bars are named by the dataset's class names (GET /api/datasets).
+    const barText = await page.locator('[data-testid=selectivity-bars]').textContent();
+    for (const l of Array.from(sel!.labels as ArrayLike<number>)) expect(barText).toContain(`${l} ${CLASSES[Number(l)]}`);
     close(barValues, Array.from(sel!.class_means as ArrayLike<number>));
 
     const sqls = await page.locator('pre[data-testid=sql]').allTextContents();
@@ -310,6 +315,7 @@ describe('dashboard: views in Chromium', () => {
     const [s] = await direct.query<Row>(`SELECT uri, label FROM samples WHERE dataset = 'edges' AND sample_id = ${id}`);
     expect(await page.locator('[data-testid=sample-uri]').textContent()).toBe(String(s!.uri));
     expect(await page.getAttribute('[data-testid=sample-label]', 'data-value')).toBe(String(s!.label));
+    expect(await page.locator('[data-testid=sample-label]').textContent()).toBe(`${s!.label} ${CLASSES[Number(s!.label)]}`);
 
     const pred = await direct.query<Row>(
       `SELECT step, pred, prob FROM predictions WHERE dataset = 'edges' AND sample_id = ${id} AND step = (SELECT max(step) FROM predictions WHERE dataset = 'edges')`,

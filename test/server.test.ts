@@ -95,6 +95,14 @@ describe('server: routes and auth', () => {
     expect(queries.map((q) => q.name)).toContain('dead_filters');
   });
 
+  it('lists the datasets of the run records with class names, source kind and models', async () => {
+    const r = await get('/api/datasets');
+    expect(r.status).toBe(200);
+    // The edge fixture's spec names no classes: null, and the dashboard shows numbers.
+    expect(((await r.json()) as { datasets: unknown[] }).datasets).toEqual([{ name: 'edges', classes: null, kind: 'idx', models: ['edge-net'], run_id: expect.any(String) }]);
+    expect((await fetch(`${server.url}/api/datasets`)).status).toBe(401);
+  });
+
   it('maps errors to HTTP status with {error, code}', async () => {
     const cases: [string, number, string][] = [
       ['/api/queries/no_such_query', 404, 'NOT_FOUND'],

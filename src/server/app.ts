@@ -4,6 +4,7 @@
  *   GET  /healthz                                 liveness; no auth, touches neither DuckDB nor disk
  *   GET  /, /ui/app.js, /ui/app.css               the dashboard (ui/: bundled at the first request; no data, no auth)
  *   GET  /api/queries                             the named queries with their parameters and columns
+ *   GET  /api/datasets                            per dataset of the run records: class names, source kind, models (datasets.ts)
  *   GET  /api/generation                          the store's generation {id, settled}: changes when the store does (cheap: no query)
  *   GET  /api/queries/:name?param=...&format=     run a named query (cached per store generation)
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
@@ -34,6 +35,7 @@ import { negotiateFormat, type HttpFormat } from './negotiate.js';
 import { mountPictures, type PictureService } from './pictures.js';
 import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { mountClips } from './clips.js';
+import { mountDatasets } from './datasets.js';
 import { mosaicOptions } from './mosaic-params.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
@@ -171,6 +173,7 @@ export function createApp(deps: AppDeps): Hono {
   // Route groups in their own modules (each mounts under /api, after the token check).
   // -- mount points: one line per module, keep this list sorted --
   mountClips(app, deps);
+  mountDatasets(app, deps);
   mountPictures(app, deps);
   mountTiles(app, deps);
 

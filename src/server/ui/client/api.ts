@@ -163,3 +163,47 @@ export async function picture(path: string): Promise<Picture> {
   if (r.status === 204) return { status: r.status, headers: r.headers };
   return { status: r.status, headers: r.headers, url: URL.createObjectURL(await r.blob()) };
 }
+
+/** What the run records say about a dataset (GET /api/datasets). */
+export interface DatasetInfo {
+  name: string;
+  classes: string[] | null;
+  kind: string | null;
+  models: string[];
+}
+
+let datasetsMemo: { generation: string | undefined; list: Promise<DatasetInfo[]> } | undefined;
+
+/** The store's datasets, asked once per store generation (main.ts keeps it in body[data-generation]). */
+export function datasets(): Promise<DatasetInfo[]> {
+  const generation = document.body.dataset.generation;
+  if (!datasetsMemo || datasetsMemo.generation !== generation) {
+    const list = call('api/datasets', { headers: { Accept: 'application/json' } })
+      .then((r) => r.json() as Promise<{ datasets: DatasetInfo[] }>)
+      .then((b) => b.datasets);
+    list.catch(() => {
+      if (datasetsMemo?.list === list) datasetsMemo = undefined;
+    });
+    datasetsMemo = { generation, list };
+  }
+  return datasetsMemo.list;
+}
+
+/**
+ * Names labels with the dataset's class names ("9 Ankle boot"), or "class 9" when the spec names
+ * none; -1 is "none" (unlabelled), null "unknown". Without a dataset: the store's only dataset
+ * with class names, if there is exactly one.
+ */
+export async function classNamer(dataset?: string): Promise<(label: unknown) => string> {
+  const all = await datasets();
+  const named = all.filter((d) => d.classes && d.classes.length > 0);
+  const info = dataset === undefined ? (named.length === 1 ? named[0] : undefined) : all.find((d) => d.name === dataset);
+  const names = info?.classes ?? null;
+  return (label: unknown) => {
+    if (label === null || label === undefined) return 'unknown';
+    const l = Number(label);
+    if (l < 0) return 'none';
+    const name = names?.[l];
+    return name === undefined ? `class ${l}` : `${l} ${name}`;
+  };
+}

@@ -8,7 +8,7 @@
  *   latest step unless `class=` says otherwise).
  * Every picture is shown with the facts of its JSON; every panel shows the HTTP paths it used.
  */
-import { ApiError, call, lit, picture, queryString, sql, type Answer, type Params, type Row } from '../api.js';
+import { ApiError, call, classNamer, lit, picture, queryString, sql, type Answer, type Params, type Row } from '../api.js';
 import { errorBox, fmt, h, note, num, panel, sqlBlock } from '../dom.js';
 import { href, patchParams } from '../state.js';
 
@@ -404,11 +404,11 @@ function classParam(choice: string, label: number | null): number | undefined {
   return c;
 }
 
-function classSelect(choice: string, label: number | null, classes: number, onChange: (v: string) => void): HTMLElement {
+function classSelect(choice: string, label: number | null, classes: number, classText: (c: unknown) => string, onChange: (v: string) => void): HTMLElement {
   const opts: [string, string][] = [['', 'predicted class']];
-  if (label !== null && label >= 0) opts.push(['label', `label (class ${label})`]);
-  for (let c = 0; c < classes; c++) opts.push([String(c), `class ${c}`]);
-  if (choice && !opts.some(([v]) => v === choice)) opts.push([choice, `class ${choice}`]);
+  if (label !== null && label >= 0) opts.push(['label', `label (${classText(label)})`]);
+  for (let c = 0; c < classes; c++) opts.push([String(c), classText(c)]);
+  if (choice && !opts.some(([v]) => v === choice)) opts.push([choice, classText(choice)]);
   const select = h('select', { id: 'maps-class', 'data-testid': 'class', onchange: (e: Event) => onChange((e.target as HTMLSelectElement).value) }, ...opts.map(([v, t]) => h('option', { value: v, selected: v === choice }, t)));
   return h('label', { class: 'picture-control' }, 'explain ', select);
 }
@@ -422,9 +422,10 @@ function classSelect(choice: string, label: number | null, classes: number, onCh
 export async function mapsPanel(dataset: string, sample: number, ctx: { model?: string }, params: URLSearchParams): Promise<HTMLElement> {
   const modelWhere = ctx.model ? ` AND model = ${lit(ctx.model)}` : '';
   // SELECT *: image-only stores may lack the clip columns altogether.
-  const [info, cls] = await Promise.all([
+  const [info, cls, classText] = await Promise.all([
     sql(`SELECT * FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${sample}`),
     sql(`SELECT max(greatest(pred, coalesce(label, -1))) + 1 AS classes FROM predictions WHERE dataset = ${lit(dataset)}${modelWhere}`),
+    classNamer(dataset),
   ]);
   const s = info.rows[0];
   const sqls = [sqlBlock(info.sql), sqlBlock(cls.sql)];
@@ -451,7 +452,7 @@ export async function mapsPanel(dataset: string, sample: number, ctx: { model?: 
   const head = h(
     'div',
     { class: 'picture-head' },
-    classSelect(choice, label, classes, (v) => {
+    classSelect(choice, label, classes, classText, (v) => {
       choice = v;
       patchParams({ class: v });
       void drawAll();

@@ -3,7 +3,7 @@
  * the model's prediction at the latest step, its most active units per layer at the latest step
  * (links to the unit view), and its nearest neighbours in a layer's codes (`embedding_neighbors`).
  */
-import { blobUrl, lit, named, sql, type Row } from '../api.js';
+import { blobUrl, classNamer, lit, named, sql, type Row } from '../api.js';
 import { cell, errorBox, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
 import { context, href, type Route } from '../state.js';
 import { clipPanel } from './clips.js';
@@ -22,8 +22,6 @@ async function loadImage(img: HTMLImageElement, dataset: string, id: number): Pr
   await img.decode().catch(() => undefined);
 }
 
-const labelText = (l: unknown) => (l === null || l === undefined ? 'unknown' : Number(l) < 0 ? 'none' : `class ${l}`);
-
 export async function sampleView(root: HTMLElement, r: Route): Promise<void> {
   const [dataset, idText] = r.args;
   const id = num(idText);
@@ -32,6 +30,8 @@ export async function sampleView(root: HTMLElement, r: Route): Promise<void> {
     return;
   }
   const ctx = context();
+  // Class names of the dataset (GET /api/datasets), awaited inside the panels that show labels.
+  const namer = classNamer(dataset);
   const modelWhere = ctx.model ? ` AND model = ${lit(ctx.model)}` : '';
   root.append(
     h('h1', {}, 'Sample ', h('code', {}, `${dataset}:${id}`)),
@@ -79,6 +79,7 @@ ORDER BY a.model, a.layer, a.max DESC, a.channel`;
     guarded(clipP, 'clip', () => clipPanel(dataset, id)),
     guarded(mapsP, 'maps', () => mapsPanel(dataset, id, ctx, r.params)),
     guarded(infoP, 'sample', async () => {
+      const labelText = await namer;
       const [info, pred] = await Promise.all([sql(infoSql), sql(predSql)]);
       const s = info.rows[0];
       if (!s) return panel('Sample', { testid: 'sample', sql: info.sql }, errorBox(`no sample ${id} in dataset ${dataset}`));
@@ -136,6 +137,7 @@ ORDER BY a.model, a.layer, a.max DESC, a.channel`;
       return panel(`Most active units per layer (top ${TOP_UNITS} by max)`, { testid: 'top-units' }, h('div', { class: 'grid' }, ...sections), sqlBlock(layers.sql), sqlBlock(units.sql));
     }),
     guarded(nbP, 'nearest neighbours', async () => {
+      const labelText = await namer;
       let layer = r.params.get('layer') ?? undefined;
       if (!layer) {
         const e = await sql(`SELECT DISTINCT layer FROM embeddings WHERE dataset = ${lit(dataset)}${modelWhere} ORDER BY layer`);

@@ -2,7 +2,7 @@
  * Unit view: top-k mosaic, statistics over training, class selectivity, activation maximization
  * and the attribution of a chosen top-k sample (pictures.ts); each panel with its SQL or HTTP path.
  */
-import { blobUrl, named, queryString } from '../api.js';
+import { blobUrl, classNamer, named, queryString } from '../api.js';
 import { bars, lineChart } from '../charts.js';
 import { errorBox, guarded, h, note, num, panel, table } from '../dom.js';
 import { context, href, type Route } from '../state.js';
@@ -81,14 +81,15 @@ export async function unitView(root: HTMLElement, r: Route): Promise<void> {
       const a = await named('class_selectivity', { layer, channel, step, dataset: ctx.dataset, model: ctx.model });
       const row = a.rows[0];
       if (!row) return panel('Class selectivity', { testid: 'selectivity', sql: a.sql }, note('No labelled samples for this unit.'));
+      const classText = await classNamer(ctx.dataset);
       const labels = (row.labels as unknown[]).map(Number);
       const means = (row.class_means as unknown[]).map(Number);
       return panel(
         'Class selectivity',
         { testid: 'selectivity', sql: a.sql },
-        h('p', {}, 'Selectivity index ', h('strong', { 'data-testid': 'selectivity-index', 'data-value': String(row.selectivity ?? '') }, row.selectivity === null ? 'n/a' : Number(Number(row.selectivity).toPrecision(4)).toString()), ` (step ${row.step}); top class ${row.top_class}. Mean activation per class:`),
+        h('p', {}, 'Selectivity index ', h('strong', { 'data-testid': 'selectivity-index', 'data-value': String(row.selectivity ?? '') }, row.selectivity === null ? 'n/a' : Number(Number(row.selectivity).toPrecision(4)).toString()), ` (step ${row.step}); top class ${classText(row.top_class)}. Mean activation per class:`),
         bars(
-          labels.map((l, i) => ({ label: `class ${l}`, value: means[i]!, highlight: l === Number(row.top_class) })),
+          labels.map((l, i) => ({ label: classText(l), value: means[i]!, highlight: l === Number(row.top_class) })),
           { testid: 'selectivity-bars' },
         ),
       );
