@@ -1,4 +1,4 @@
-/** Charts: uPlot line charts, and canvas heat maps and scatter plots for many cells / points. */
+/** Charts: uPlot line charts, canvas heat maps (many cells) and class bars; the embedding's scatter plot is scatter-plot.ts. */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { h } from './dom.js';
@@ -96,71 +96,6 @@ export function heatMap(
   return h('div', { class: 'heatmap' }, h('div', { class: 'scroll' }, canvas), legend, tip);
 }
 
-/** Points coloured by integer label (null: grey) on one canvas. */
-/**
- * A scatter plot on one canvas, coloured by label. The data-to-pixel mapping is in data-x0,
- * data-x1, data-y0, data-y1, data-pad (canvas pixels). `onPick` gets the index of the point
- * nearest a click (within 8 canvas pixels; the first of points drawn at the same place).
- */
-export function scatter(xs: Float32Array, ys: Float32Array, labels: Int32Array, opts: { testid?: string; size?: number; onPick?: (i: number) => void } = {}): HTMLCanvasElement {
-  const size = opts.size ?? 560;
-  const canvas = h('canvas', { width: size, height: size, 'data-testid': opts.testid, role: 'img', 'data-points': xs.length });
-  const ctx = canvas.getContext('2d')!;
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, size, size);
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (let i = 0; i < xs.length; i++) {
-    x0 = Math.min(x0, xs[i]!);
-    x1 = Math.max(x1, xs[i]!);
-    y0 = Math.min(y0, ys[i]!);
-    y1 = Math.max(y1, ys[i]!);
-  }
-  const pad = 10;
-  const sx = (size - 2 * pad) / (x1 - x0 || 1);
-  const sy = (size - 2 * pad) / (y1 - y0 || 1);
-  const r = xs.length > 20000 ? 1 : xs.length > 2000 ? 2 : 3;
-  Object.assign(canvas.dataset, { x0: String(x0), x1: String(x1), y0: String(y0), y1: String(y1), pad: String(pad) });
-  if (opts.onPick) {
-    const onPick = opts.onPick;
-    canvas.style.cursor = 'pointer';
-    canvas.addEventListener('click', (e) => {
-      const box = canvas.getBoundingClientRect();
-      const cx = ((e.clientX - box.left) * size) / box.width;
-      const cy = ((e.clientY - box.top) * size) / box.height;
-      let best = -1;
-      let bestD = 64; // squared: 8 canvas pixels
-      for (let i = 0; i < xs.length; i++) {
-        const dx = pad + (xs[i]! - x0) * sx - cx;
-        const dy = size - pad - (ys[i]! - y0) * sy - cy;
-        const d = dx * dx + dy * dy;
-        if (d < bestD) {
-          bestD = d;
-          best = i;
-        }
-      }
-      if (best >= 0) onPick(best);
-    });
-  }
-  // One path per colour: far fewer state changes than a fill per point.
-  const byColour = new Map<string, number[]>();
-  for (let i = 0; i < xs.length; i++) {
-    const c = labels[i]! < 0 ? '#999' : colour(labels[i]!);
-    let list = byColour.get(c);
-    if (!list) byColour.set(c, (list = []));
-    list.push(i);
-  }
-  for (const [c, idx] of byColour) {
-    ctx.fillStyle = c;
-    ctx.beginPath();
-    for (const i of idx) {
-      const px = pad + (xs[i]! - x0) * sx;
-      const py = size - pad - (ys[i]! - y0) * sy;
-      ctx.rect(px - r, py - r, 2 * r, 2 * r);
-    }
-    ctx.fill();
-  }
-  return canvas;
-}
 
 /** Horizontal bars (HTML, so they can be read by assistive technology and tests). */
 export function bars(items: { label: string; value: number; highlight?: boolean }[], opts: { testid?: string } = {}): HTMLElement {
