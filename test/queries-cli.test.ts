@@ -95,7 +95,7 @@ describe('neurolens queries', () => {
     expect(text).toMatch(/--param layer VARCHAR \(required\): layer name, as in the pipeline spec/);
     expect(text).toMatch(/--param k INTEGER \(default 9\)/);
     const json = JSON.parse((await cli(['queries', '--json'])).text) as { name: string; params: { name: string }[]; sql?: string }[];
-    expect(json.length).toBe(14);
+    expect(json.length).toBe(15);
     expect(json.find((q) => q.name === 'neuron_profile')!.params.map((p) => p.name)).toEqual(['layer', 'channel', 'k', 'dataset', 'model']);
     expect(json.every((q) => q.sql === undefined)).toBe(true);
   });

@@ -91,7 +91,7 @@ SELECT $a, $b, $undeclared`;
 });
 
 describe('shipped queries', () => {
-  const NAMES = ['class_selectivity', 'confusion_neurons', 'confusions', 'dead_filters', 'dead_over_training', 'embedding_neighbors', 'embedding_points', 'layer_summary', 'neuron_profile', 'neuron_quantiles', 'sparsity_over_training', 'stream_drivers', 'top_k_activators', 'top_k_videos'];
+  const NAMES = ['accuracy_over_training', 'class_selectivity', 'confusion_neurons', 'confusions', 'dead_filters', 'dead_over_training', 'embedding_neighbors', 'embedding_points', 'layer_summary', 'neuron_profile', 'neuron_quantiles', 'sparsity_over_training', 'stream_drivers', 'top_k_activators', 'top_k_videos'];
 
   it('all load, are documented, and return exactly their documented columns (run on an empty store)', async () => {
     const defs = await loadQueries();
@@ -110,7 +110,7 @@ describe('shipped queries', () => {
     await expect(getQuery('dead_filter')).rejects.toThrow(/did you mean dead_filters\?/);
     const err = await getQuery('zzzzzzzzzzzzzz').catch((e) => e);
     expect(err.code).toBe('BAD_QUERY');
-    expect(err.message).toMatch(/known queries: class_selectivity, .*top_k_videos/);
+    expect(err.message).toMatch(/known queries: accuracy_over_training, class_selectivity, .*top_k_videos/);
   });
 });
 

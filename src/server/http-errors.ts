@@ -42,7 +42,9 @@ export function errorStatus(e: unknown): { status: ContentfulStatusCode; code: s
 /** Hono onError handler. */
 export function respondError(e: unknown, c: Context): Response {
   const { status, code, message } = errorStatus(e);
-  if (status >= 500 && status !== 501) log.error({ err: e, path: c.req.path }, message);
+  // 503 is a state of the server (shutting down, a backend not ready), not a fault: a warning.
+  if (status === 503) log.warn({ path: c.req.path, code }, message);
+  else if (status >= 500 && status !== 501) log.error({ err: e, path: c.req.path }, message);
   else log.info({ path: c.req.path, code }, message);
   if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="neurolens"');
   return c.json({ error: message, code }, status);
