@@ -108,26 +108,34 @@ function toPage(m: Mapping, x: number, y: number): [number, number] {
 // Page-side scripts are strings: tsx wraps named functions in a `__name` helper that does not
 // exist in the page.
 
-/** From the next mousemove on the canvas to the tip of a new sample shown, and to its thumbnail decoded. */
-const TIME_HOVER = `new Promise((resolve) => {
+/**
+ * Arms the timer: from the next mousemove on the canvas to the tip of a new sample shown, and to
+ * its thumbnail decoded; the result lands in window.__hover (a promise). Armed before the mouse
+ * moves (a separate evaluate that returns at once), so the move can never come first; a move
+ * that shows no new sample resolves null after 5 s.
+ */
+const ARM_HOVER = `(() => {
   const canvas = document.querySelector('[data-testid=embedding-canvas]');
   const tip = document.querySelector('[data-testid=embedding-tip]');
   const before = tip.dataset.sample;
-  canvas.addEventListener('mousemove', () => {
-    const t0 = performance.now();
-    let tipAt = 0;
-    const obs = new MutationObserver(() => {
-      const img = tip.querySelector('img');
-      if (!tipAt && !tip.hidden && tip.dataset.sample && tip.dataset.sample !== before) tipAt = performance.now() - t0;
-      if (tipAt && img.dataset.loaded && img.dataset.for === tip.dataset.sample) {
-        obs.disconnect();
-        resolve({ tip: tipAt, thumb: performance.now() - t0 });
-      }
-    });
-    obs.observe(tip, { attributes: true, subtree: true });
-    setTimeout(() => { obs.disconnect(); resolve(null); }, 5000);
-  }, { once: true });
-})`;
+  window.__hover = new Promise((resolve) => {
+    canvas.addEventListener('mousemove', () => {
+      const t0 = performance.now();
+      let tipAt = 0;
+      const obs = new MutationObserver(() => {
+        const img = tip.querySelector('img');
+        if (!tipAt && !tip.hidden && tip.dataset.sample && tip.dataset.sample !== before) tipAt = performance.now() - t0;
+        if (tipAt && img.dataset.loaded && img.dataset.for === tip.dataset.sample) {
+          obs.disconnect();
+          resolve({ tip: tipAt, thumb: performance.now() - t0 });
+        }
+      });
+      obs.observe(tip, { attributes: true, subtree: true });
+      setTimeout(() => { obs.disconnect(); resolve(null); }, 5000);
+    }, { once: true });
+  });
+  return true;
+})()`;
 
 /** Records requestAnimationFrame intervals in window.__frames until window.__on is false. */
 const START_FRAMES = `(() => {
@@ -163,9 +171,9 @@ async function interact(context: BrowserContext, url: string, pts: { x: Float32A
   let missed = 0;
   for (let k = 0; k < HOVERS; k++) {
     const i = Math.floor(rand() * N);
-    const timing = page.evaluate(TIME_HOVER) as Promise<{ tip: number; thumb: number } | null>;
+    await page.evaluate(ARM_HOVER);
     await page.mouse.move(...toPage(m, pts.x[i]!, pts.y[i]!));
-    const t = await timing;
+    const t = (await page.evaluate('window.__hover')) as { tip: number; thumb: number } | null;
     if (t) {
       tips.push(t.tip);
       thumbs.push(t.thumb);
