@@ -7,7 +7,7 @@ import { blobUrl, classNamer, lit, named, sql, type Row } from '../api.js';
 import { cell, errorBox, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
 import { context, href, type Route } from '../state.js';
 import { clipPanel } from './clips.js';
-import { mapsPanel } from './pictures.js';
+import { mapsPanel } from './sample-maps.js';
 
 /** Top units per layer. */
 export const TOP_UNITS = 10;
