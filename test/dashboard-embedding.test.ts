@@ -6,14 +6,13 @@
  * data-to-pixel mapping. One extra embedding partition at step 150 (a copy of step 100's layout)
  * has no predictions of its own: the view must colour it by the predictions of step 100.
  */
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ranPipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
-import { launchChromium, openPage as open, ready, screenshot as shot, screenshotsDir, type Browser } from './fixtures/browser.js';
+import { openPage as open, ready, screenshot as shot, openDashboard, type Browser, type Dashboard } from './fixtures/browser.js';
 import { Store, writeFinalPart } from '../src/storage/index.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
-import { startServer, type RunningServer } from '../src/server/index.js';
+import type { RunningServer } from '../src/server/index.js';
 
 const N = 40;
 const TOKEN = 'emb-token-31f9';
@@ -23,6 +22,7 @@ let fx: PipelineFixture;
 let server: RunningServer;
 let direct: Store;
 let browser: Browser;
+let dash: Dashboard;
 let shots: string;
 
 type Row = Record<string, unknown>;
@@ -52,17 +52,12 @@ async function addStepWithoutPredictions(store: string): Promise<void> {
 beforeAll(async () => {
   fx = await ranPipelineFixture('dash-emb', N, { extra: 'embed: [{ layer: gap, method: pca }]' });
   await addStepWithoutPredictions(fx.store);
-  direct = await Store.open(fx.store, { readOnly: true });
-  server = await startServer({ store: fx.store, port: 0, token: TOKEN });
-  shots = await screenshotsDir(fx.dir);
-  browser = await launchChromium();
+  dash = await openDashboard(fx.store, fx.dir, { token: TOKEN });
+  ({ server, direct, browser, shots } = dash);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  direct?.dispose();
-  if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
+  await dash?.close();
 });
 
 /** The points in the order the embedding_points query (and the plot) has them. */

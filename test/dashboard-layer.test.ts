@@ -14,7 +14,7 @@ import { decode as decodePng } from 'fast-png';
 import type { Page } from 'playwright-core';
 import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
 import { H, W } from './fixtures/models.js';
-import { column, launchChromium, openPage, ready, screenshot, screenshotsDir, type Browser } from './fixtures/browser.js';
+import { column, openPage, ready, screenshot, openDashboard, type Browser, type Dashboard } from './fixtures/browser.js';
 import { tf } from '../src/model/tf.js';
 import { setupBackend } from '../src/model/backend.js';
 import { saveModelDir } from '../src/model/io.js';
@@ -22,7 +22,7 @@ import { loadSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
-import { startServer, type RunningServer } from '../src/server/index.js';
+import type { RunningServer } from '../src/server/index.js';
 import type { TilesLayout } from '../src/server/tiles.js';
 
 const N = 40;
@@ -35,6 +35,7 @@ let store: string;
 let server: RunningServer;
 let direct: Store;
 let browser: Browser;
+let dash: Dashboard;
 let shots: string;
 
 /** Deterministic weights in [-1, 1) (a linear congruential generator: no test depends on a seed library). */
@@ -85,17 +86,12 @@ beforeAll(async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-dash-layer-'));
   fx = await makePipelineFixture(dir, N);
   store = await makeWideStore();
-  direct = await Store.open(store, { readOnly: true });
-  server = await startServer({ store, port: 0, token: TOKEN });
-  shots = await screenshotsDir(dir);
-  browser = await launchChromium();
+  dash = await openDashboard(store, dir, { token: TOKEN });
+  ({ server, direct, browser, shots } = dash);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  direct?.dispose();
-  if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
+  await dash?.close();
 });
 
 interface UnitRow {

@@ -6,16 +6,14 @@
  * Waits are on selectors, on `body[data-ready=<view>]` and on the image decoding; never on time.
  */
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ranPipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
-import { launchChromium, openPage as open, ready, screenshot as shot, screenshotsDir, type Browser } from './fixtures/browser.js';
-import { setupBackend } from '../src/model/backend.js';
+import { openPage as open, ready, screenshot as shot, openDashboard, type Browser, type Dashboard } from './fixtures/browser.js';
 import { Store } from '../src/storage/index.js';
 import { renderActmax } from '../src/explain/actmax-render.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
-import { startServer, type RunningServer } from '../src/server/index.js';
+import type { RunningServer } from '../src/server/index.js';
 
 const N = 40;
 const TOKEN = 'pict-token-41d9';
@@ -26,6 +24,7 @@ let fx: PipelineFixture;
 let server: RunningServer;
 let direct: Store;
 let browser: Browser;
+let dash: Dashboard;
 let shots: string;
 
 type Row = Record<string, unknown>;
@@ -71,21 +70,14 @@ const unexpected = (errors: string[], statuses: number[]) => errors.filter((e) =
 const latestStep = async () => Number((await direct.query<Row>('SELECT max(step) AS s FROM predictions'))[0]!.s);
 
 beforeAll(async () => {
-  await setupBackend('wasm');
   fx = await ranPipelineFixture('pict', N);
-  const dir = fx.dir;
-  direct = await Store.open(fx.store, { readOnly: true });
   // A cache of this test only (outside the store): the first look at a picture must be a miss.
-  server = await startServer({ store: fx.store, port: 0, token: TOKEN, pictureCacheDir: path.join(dir, 'picture-cache') });
-  shots = await screenshotsDir(dir);
-  browser = await launchChromium();
+  dash = await openDashboard(fx.store, fx.dir, { token: TOKEN, pictureCacheDir: path.join(fx.dir, 'picture-cache') });
+  ({ server, direct, browser, shots } = dash);
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  direct?.dispose();
-  if (fx) await fs.rm(fx.dir, { recursive: true, force: true });
+  await dash?.close();
 });
 
 describe('dashboard pictures: unit view', () => {

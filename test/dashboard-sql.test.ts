@@ -7,7 +7,6 @@
  * gives for those positions. A server with a small row limit says its answer was cut; downloads
  * carry every row up to the (larger) download row limit. Waits are on selectors and attributes, never on time.
  */
-import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseCsv } from 'csv-parse/sync';

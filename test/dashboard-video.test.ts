@@ -16,9 +16,9 @@ import { setupBackend } from '../src/model/backend.js';
 import { loadSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
-import { startServer, type RunningServer } from '../src/server/index.js';
+import type { RunningServer } from '../src/server/index.js';
 import { Store } from '../src/storage/index.js';
-import { close, column, launchChromium, openPage, ready, screenshot, screenshotsDir, type Browser } from './fixtures/browser.js';
+import { close, column, openPage, ready, screenshot, openDashboard, type Browser, type Dashboard } from './fixtures/browser.js';
 import { makePipelineFixture } from './fixtures/pipeline.js';
 import { makeVideoStore, type VideoStore } from './fixtures/video-store.js';
 
@@ -29,6 +29,7 @@ let vs: VideoStore;
 let server: RunningServer;
 let direct: Store;
 let browser: Browser;
+let dash: Dashboard;
 
 type Row = Record<string, unknown>;
 
@@ -38,17 +39,12 @@ beforeAll(async () => {
   vs = await makeVideoStore(tmp);
   const fx = await makePipelineFixture(tmp, 8);
   expect((await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
-  direct = await Store.open(vs.store, { readOnly: true });
-  server = await startServer({ store: vs.store, port: 0, token: TOKEN });
-  shots = await screenshotsDir(tmp);
-  browser = await launchChromium();
+  dash = await openDashboard(vs.store, tmp, { token: TOKEN });
+  ({ server, direct, browser, shots } = dash);
 }, 300_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  direct?.dispose();
-  if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  await dash?.close();
 });
 
 async function ask(name: string, params: Record<string, string | number>): Promise<Row[]> {
