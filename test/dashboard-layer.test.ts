@@ -12,14 +12,11 @@ import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode as decodePng } from 'fast-png';
 import type { Page } from 'playwright-core';
-import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { makePipelineFixture, runModelOverFixture, type PipelineFixture } from './fixtures/pipeline.js';
 import { H, W } from './fixtures/models.js';
 import { column, openPage, ready, screenshot, openDashboard, type Browser, type Dashboard } from './fixtures/browser.js';
 import { tf } from '../src/model/tf.js';
 import { setupBackend } from '../src/model/backend.js';
-import { saveModelDir } from '../src/model/io.js';
-import { loadSpec } from '../src/pipeline/spec.js';
-import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
 import type { RunningServer } from '../src/server/index.js';
@@ -58,27 +55,11 @@ async function makeWideStore(): Promise<string> {
   const ws = [tf.tensor4d(k, [3, 3, 1, UNITS]), tf.tensor1d(b)];
   m.getLayer('conv').setWeights(ws);
   tf.dispose(ws);
-  await saveModelDir(m, path.join(fx.dir, 'wide-ckpts', `ckpt-${String(STEP).padStart(6, '0')}`), { step: STEP });
-  m.dispose();
-  const spec = `name: wide
-store: wide-store
-dataset:
-  name: edges
-  source: { kind: idx, images: images-idx3-ubyte.gz, labels: labels-idx1-ubyte, split: test }
-model:
-  name: wide-net
-  checkpoints: wide-ckpts/ckpt-*
-  input: { height: ${H}, width: ${W}, channels: 1, scale: ${1 / 255} }
-layers: [conv]
-predictions: false
-topk: 4
-shard_size: 16
-batch_size: 8
-`;
-  const file = path.join(fx.dir, 'wide.yaml');
-  await fs.writeFile(file, spec);
-  expect((await runPipeline(await loadSpec(file), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
-  return path.join(fx.dir, 'wide-store');
+  try {
+    return await runModelOverFixture(fx, 'wide', m, STEP, { topk: 4 });
+  } finally {
+    m.dispose();
+  }
 }
 
 beforeAll(async () => {

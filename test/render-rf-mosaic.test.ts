@@ -12,14 +12,13 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/model/tf.js';
 import { setupBackend } from '../src/model/backend.js';
-import { saveModelDir } from '../src/model/io.js';
 import { loadSpec } from '../src/pipeline/spec.js';
 import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { registerRenderMosaic } from '../src/cli/render-mosaic.js';
 import { neuronMosaic } from '../src/render/neuron-mosaic.js';
 import { PAD_CHECKER, cropWithPadding, rfMosaic } from '../src/render/rf-mosaic.js';
-import { fixtureImage, makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { fixtureImage, makePipelineFixture, runModelOverFixture, type PipelineFixture } from './fixtures/pipeline.js';
 import { H, W } from './fixtures/models.js';
 
 let tmp: string;
@@ -40,27 +39,11 @@ async function makePadStore(): Promise<string> {
   const ws = [tf.tensor4d(k, [5, 5, 1, 1]), tf.zeros([1])];
   m.getLayer('conv').setWeights(ws);
   tf.dispose(ws);
-  await saveModelDir(m, path.join(fx.dir, 'pad-ckpts', 'ckpt-000005'), { step: 5 });
-  m.dispose();
-  const spec = `name: pad
-store: pad-store
-dataset:
-  name: edges
-  source: { kind: idx, images: images-idx3-ubyte.gz, labels: labels-idx1-ubyte, split: test }
-model:
-  name: pad-net
-  checkpoints: pad-ckpts/ckpt-*
-  input: { height: ${H}, width: ${W}, channels: 1, scale: ${1 / 255} }
-layers: [conv]
-predictions: false
-topk: 6
-shard_size: 16
-batch_size: 8
-`;
-  const file = path.join(fx.dir, 'pad.yaml');
-  await fs.writeFile(file, spec);
-  expect((await runPipeline(await loadSpec(file), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
-  return path.join(fx.dir, 'pad-store');
+  try {
+    return await runModelOverFixture(fx, 'pad', m, 5, { topk: 6 });
+  } finally {
+    m.dispose();
+  }
 }
 
 beforeAll(async () => {
