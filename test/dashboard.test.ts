@@ -206,9 +206,17 @@ describe('dashboard: views in Chromium', () => {
     const sqls = await page.locator('pre[data-testid=sql]').allTextContents();
     expect(sqls.some((s) => s.includes('neuron_profile'))).toBe(true);
     expect(sqls.some((s) => s.includes('class_selectivity'))).toBe(true);
-    expect(sqls.some((s) => s.includes('mosaic.png'))).toBe(true);
+    // The mosaic outlines each argmax position's receptive field unless the address says otherwise.
+    expect(sqls.some((s) => s.includes('mosaic.png') && s.includes('crop=box'))).toBe(true);
     await screenshot(page, 'unit');
     await screenshot(page, 'unit-mosaic', '[data-testid=mosaic-img]');
+    // Receptive-field crops instead: chosen from the keyboard, kept in the address.
+    await page.locator('[data-testid=mosaic-crop]').focus();
+    await page.keyboard.press('ArrowDown');
+    await page.waitForFunction(() => location.hash.includes('crop=rf'));
+    await ready(page, 'unit');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=mosaic] pre[data-testid=sql]')].some((p) => p.textContent!.includes('crop=rf')));
+    expect(await page.locator('[data-testid=mosaic-img]').evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
     expect(errors).toEqual([]);
     await page.close();
   });

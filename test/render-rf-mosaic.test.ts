@@ -122,6 +122,31 @@ describe('receptive-field mosaic', () => {
     }
   });
 
+  it("crop 'box': whole images with the argmax position's receptive field outlined, clipped to the image", async () => {
+    const store = await Store.open(padStore, { readOnly: true });
+    try {
+      const m = await rfMosaic(store, { layer: 'conv', channel: 0, k: 6, crop: 'box' });
+      const img = await decode(m.png);
+      const RED = [255, 0, 0];
+      m.rows.forEach((row, i) => {
+        const t = m.layout.tiles[i]!;
+        // The whole 8x8 image fills the tile; the box is the clipped field scaled to it.
+        expect([t.image.width, t.image.height]).toEqual([m.layout.tileSize, m.layout.tileSize]);
+        const s = t.image.width / W;
+        const c = row.box.clipped;
+        expect(t.box).toEqual({ x0: t.image.x + c.left * s, y0: t.image.y + c.top * s, x1: t.image.x + c.right * s - 1, y1: t.image.y + c.bottom * s - 1 });
+        // Outlined in red at its corners; the image pixel shows in the middle of the field.
+        expect(img.px(t.box!.x0, t.box!.y0)).toEqual(RED);
+        expect(img.px(t.box!.x1, t.box!.y1)).toEqual(RED);
+        const [my, mx] = [Math.floor((c.top + c.bottom) / 2), Math.floor((c.left + c.right) / 2)];
+        const v = fixtureImage(row.sampleId)[my * W + mx]!;
+        expect(img.px(t.image.x + Math.floor((mx + 0.5) * s), t.image.y + Math.floor((my + 0.5) * s))).toEqual([v, v, v]);
+      });
+    } finally {
+      store.dispose();
+    }
+  });
+
   it('cropWithPadding: pixels inside, checker outside, nothing wrapped', () => {
     const img = { width: 3, height: 2, channels: 1 as const, data: Uint8Array.from([1, 2, 3, 4, 5, 6]) };
     const c = cropWithPadding(img, { top: -1, left: 1, bottom: 2, right: 4 }, 1);

@@ -18,6 +18,7 @@ import { runPipeline } from '../src/pipeline/runner.js';
 import { Store, writeFinalPart } from '../src/storage/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { neuronMosaic } from '../src/render/neuron-mosaic.js';
+import { rfMosaic } from '../src/render/rf-mosaic.js';
 
 const N = 40;
 const TOKEN = 'test-token-5f1c';
@@ -134,7 +135,16 @@ describe('server: routes and auth', () => {
     const want = decodePng(new Uint8Array((await neuronMosaic(direct, { layer: 'conv1', channel: 1, k: 4, step: 100, tileSize: 32 })).png));
     expect([got.width, got.height, got.channels]).toEqual([want.width, want.height, want.channels]);
     expect(Buffer.from(got.data as Uint8Array).equals(Buffer.from(want.data as Uint8Array))).toBe(true);
+    // crop=box / rf: the receptive-field mosaics of `neurolens render mosaic --crop box|rf`.
+    for (const crop of ['box', 'rf'] as const) {
+      const b = await get(`/api/neurons/conv1/1/mosaic.png?k=4&step=100&tile=32&crop=${crop}`);
+      expect(b.status, crop).toBe(200);
+      expect(b.headers.get('X-Neurolens-Receptive-Field')).toBe('3x3');
+      const wantRf = decodePng(new Uint8Array((await rfMosaic(direct, { layer: 'conv1', channel: 1, k: 4, step: 100, tileSize: 32, crop })).png));
+      expect(Buffer.from(decodePng(new Uint8Array(await b.arrayBuffer())).data as Uint8Array).equals(Buffer.from(wantRf.data as Uint8Array)), crop).toBe(true);
+    }
     for (const [p, status] of [
+      ['/api/neurons/conv1/1/mosaic.png?crop=square', 400],
       ['/api/neurons/conv1/1/mosaic.png?k=1000', 400],
       ['/api/neurons/conv1/x/mosaic.png', 400],
       ['/api/neurons/conv1/1/mosaic.png?colour=red', 400],

@@ -1,9 +1,10 @@
 /**
- * `neurolens render mosaic --layer L --channel C --out F.png [--crop rf|cell]`: a neuron's top-k
- * activators. `--crop rf` (default): each tile is the receptive field of the argmax position,
- * cut from the image as the model sees it, padding drawn as a grey checker
- * (src/render/rf-mosaic.ts). `--crop cell`: whole images with the argmax cell outlined, as the
- * top-level `neurolens mosaic` draws them.
+ * `neurolens render mosaic --layer L --channel C --out F.png [--crop rf|box|cell]`: a neuron's
+ * top-k activators. `--crop rf` (default): each tile is the receptive field of the argmax
+ * position, cut from the image as the model sees it, padding drawn as a grey checker
+ * (src/render/rf-mosaic.ts). `--crop box`: the whole image as the model sees it with that field
+ * outlined (clipped to the image). `--crop cell`: whole images with the argmax cell outlined, as
+ * the top-level `neurolens mosaic` draws them.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
@@ -13,7 +14,7 @@ import { Store } from '../storage/store.js';
 import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
-type CropMode = 'rf' | 'cell';
+type CropMode = 'rf' | 'box' | 'cell';
 
 interface RenderMosaicCliOptions {
   layer: string;
@@ -33,18 +34,18 @@ interface RenderMosaicCliOptions {
 }
 
 function parseCrop(v: string): CropMode {
-  if (v !== 'rf' && v !== 'cell') throw new InvalidArgumentError(`--crop: expected rf|cell, got '${v}'`);
+  if (v !== 'rf' && v !== 'box' && v !== 'cell') throw new InvalidArgumentError(`--crop: expected rf|box|cell, got '${v}'`);
   return v;
 }
 
 export function registerRenderMosaic(render: Command, sink: OutputSink = process.stdout): void {
   render
     .command('mosaic')
-    .description("draw a neuron's top-k activating samples: receptive-field crops around the argmax (--crop rf) or whole images (--crop cell)")
+    .description("draw a neuron's top-k activating samples: receptive-field crops around the argmax (--crop rf), whole images with that field outlined (--crop box) or with the argmax cell outlined (--crop cell)")
     .requiredOption('--layer <name>', 'layer name')
     .requiredOption('--channel <n>', 'neuron (channel) index', intOption('--channel', 0))
     .requiredOption('--out <file>', 'PNG file to write')
-    .option('--crop <how>', 'rf: crop the receptive field of the argmax position | cell: whole image, argmax cell boxed', parseCrop, 'rf')
+    .option('--crop <how>', 'rf: crop the receptive field of the argmax position | box: whole image, that receptive field outlined | cell: whole image, argmax cell of the output grid outlined', parseCrop, 'rf')
     .option('--step <n>', 'checkpoint step (default: the latest)', intOption('--step', 0))
     .option('--store <dir>', 'store directory', 'store')
     .option('--k <n>', 'samples to show', intOption('--k'), 16)
@@ -61,11 +62,11 @@ export function registerRenderMosaic(render: Command, sink: OutputSink = process
         const common = { layer: o.layer, channel: o.channel, step: o.step, k: o.k, dataset: o.dataset, model: o.model, tileSize: o.tile, columns: o.columns };
         let png: Buffer;
         let info: Record<string, unknown>;
-        if (o.crop === 'rf') {
+        if (o.crop !== 'cell') {
           await setupBackend(o.backend);
-          const m = await rfMosaic(store, { ...common, modelDir: o.modelDir });
+          const m = await rfMosaic(store, { ...common, modelDir: o.modelDir, crop: o.crop });
           png = m.png;
-          info = { out: o.out, crop: 'rf', dataset: m.dataset, model: m.model, step: m.step, layer: o.layer, channel: o.channel, modelDir: m.modelDir, receptiveField: { size: m.field.size, jump: m.field.jump, start: m.field.start, global: m.field.global ?? false }, grid: m.field.output, input: m.input, width: m.layout.width, height: m.layout.height, samples: m.rows, tiles: m.layout.tiles };
+          info = { out: o.out, crop: o.crop, dataset: m.dataset, model: m.model, step: m.step, layer: o.layer, channel: o.channel, modelDir: m.modelDir, receptiveField: { size: m.field.size, jump: m.field.jump, start: m.field.start, global: m.field.global ?? false }, grid: m.field.output, input: m.input, width: m.layout.width, height: m.layout.height, samples: m.rows, tiles: m.layout.tiles };
         } else {
           const m = await neuronMosaic(store, common);
           png = m.png;
@@ -73,7 +74,7 @@ export function registerRenderMosaic(render: Command, sink: OutputSink = process
         }
         await writeOutput(png, { out: o.out, what: 'PNG' }, sink);
         if (o.json) sink.write(`${JSON.stringify(info)}\n`);
-        else sink.write(`${o.out}: ${(info.samples as unknown[]).length} samples of ${o.layer} channel ${o.channel} at step ${String(info.step)}, ${o.crop === 'rf' ? 'receptive-field crops' : 'whole images'} (${String(info.width)}x${String(info.height)} px)\n`);
+        else sink.write(`${o.out}: ${(info.samples as unknown[]).length} samples of ${o.layer} channel ${o.channel} at step ${String(info.step)}, ${o.crop === 'rf' ? 'receptive-field crops' : o.crop === 'box' ? 'whole images, receptive fields outlined' : 'whole images'} (${String(info.width)}x${String(info.height)} px)\n`);
       } finally {
         store.dispose();
       }

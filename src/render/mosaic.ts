@@ -16,6 +16,11 @@ export interface MosaicTile {
   lines: string[];
   /** A cell of a gridH x gridW grid laid over the image, outlined (e.g. the argmax position). */
   cell?: { y: number; x: number; gridH: number; gridW: number };
+  /**
+   * A half-open box [top, bottom) x [left, right) in the pixels of an image of height x width
+   * (the image as the model saw it), outlined (e.g. a receptive field clipped to the image).
+   */
+  region?: { top: number; left: number; bottom: number; right: number; height: number; width: number };
 }
 
 export interface MosaicOptions {
@@ -63,10 +68,15 @@ const MIN_BOX = 5;
 
 /** Inclusive pixel bounds of grid cell (y, x) over an image drawn at `img`. */
 function cellBox(cell: NonNullable<MosaicTile['cell']>, img: TilePlacement['image']): NonNullable<TilePlacement['box']> {
-  let x0 = img.x + Math.floor((cell.x * img.width) / cell.gridW);
-  let x1 = img.x + Math.ceil(((cell.x + 1) * img.width) / cell.gridW) - 1;
-  let y0 = img.y + Math.floor((cell.y * img.height) / cell.gridH);
-  let y1 = img.y + Math.ceil(((cell.y + 1) * img.height) / cell.gridH) - 1;
+  return regionBox({ top: cell.y, left: cell.x, bottom: cell.y + 1, right: cell.x + 1, height: cell.gridH, width: cell.gridW }, img);
+}
+
+/** Inclusive pixel bounds of a region of the image's pixels over the image drawn at `img`, at least MIN_BOX wide. */
+function regionBox(r: NonNullable<MosaicTile['region']>, img: TilePlacement['image']): NonNullable<TilePlacement['box']> {
+  let x0 = img.x + Math.floor((r.left * img.width) / r.width);
+  let x1 = img.x + Math.ceil((r.right * img.width) / r.width) - 1;
+  let y0 = img.y + Math.floor((r.top * img.height) / r.height);
+  let y1 = img.y + Math.ceil((r.bottom * img.height) / r.height) - 1;
   const grow = (a: number, b: number, lo: number, hi: number): [number, number] => {
     if (b - a + 1 >= MIN_BOX) return [a, b];
     const c = Math.floor((a + b) / 2);
@@ -107,8 +117,8 @@ export async function renderMosaic(tiles: MosaicTile[], opts: MosaicOptions = {}
     const image = { x: x + Math.floor((tileSize - fitted.width) / 2), y: y + Math.floor((tileSize - fitted.height) / 2), width: fitted.width, height: fitted.height };
     canvas.drawImage(fitted, image.x, image.y);
     const p: TilePlacement = { x, y, image, labelY: y + tileSize + 4 };
-    if (t.cell) {
-      p.box = cellBox(t.cell, image);
+    if (t.cell || t.region) {
+      p.box = t.region ? regionBox(t.region, image) : cellBox(t.cell!, image);
       canvas.strokeRect(p.box.x0, p.box.y0, p.box.x1, p.box.y1, MOSAIC_COLORS.box, p.box.x1 - p.box.x0 >= 8 ? 2 : 1);
     }
     t.lines.forEach((line, j) => canvas.drawText(fitText(line, tileSize, textScale), x, p.labelY + j * lineHeight, MOSAIC_COLORS.text, textScale));

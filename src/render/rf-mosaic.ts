@@ -22,6 +22,8 @@ import { findRunSpec, runCheckpoint } from './run-model.js';
 export interface RfMosaicOptions extends Omit<NeuronMosaicOptions, 'grid'> {
   /** Model directory for the receptive field (default: the run's checkpoint at the step). */
   modelDir?: string;
+  /** rf (default): each tile is the receptive field; box: the whole image with the field outlined (clipped to the image). */
+  crop?: 'rf' | 'box';
 }
 
 export interface RfCrop extends TopActivator {
@@ -120,10 +122,8 @@ export async function rfMosaic(store: Store, o: RfMosaicOptions): Promise<RfMosa
     const box = rfBox(field, row.argmax.y, row.argmax.x, input);
     crops.push({ ...row, box });
     const padded = box.pad.top + box.pad.left + box.pad.bottom + box.pad.right > 0;
-    tiles.push({
-      image: cropWithPadding(view, box, cell),
-      lines: [`#${row.rank + 1} id ${row.sampleId}`, `max ${formatValue(row.value)}`, `at ${row.argmax.y},${row.argmax.x}${padded ? ' padded' : ''}`],
-    });
+    const lines = [`#${row.rank + 1} id ${row.sampleId}`, `max ${formatValue(row.value)}`, `at ${row.argmax.y},${row.argmax.x}${padded ? ' padded' : ''}`];
+    tiles.push(o.crop === 'box' ? { image: view, lines, region: { ...box.clipped, ...input } } : { image: cropWithPadding(view, box, cell), lines });
   }
   const title = `${o.layer} ch ${o.channel} step ${step}: top ${rows.length}, receptive field ${field.size[0]}x${field.size[1]}`;
   const { png, layout } = await renderMosaic(tiles, { tileSize: o.tileSize, columns: o.columns, title });

@@ -9,7 +9,7 @@
  *   GET  /api/queries/:name?param=...&format=     run a named query (cached per store generation)
  *   POST /api/sql                                 one read-only query: JSON {sql} or text/plain
  *   GET  /api/samples/:dataset/:id.png            a sample's original pixels
- *   GET  /api/neurons/:layer/:channel/mosaic.png  a neuron's top-k mosaic (?step=&k=&dataset=&model=&tile=&columns=)
+ *   GET  /api/neurons/:layer/:channel/mosaic.png  a neuron's top-k mosaic (?step=&k=&dataset=&model=&tile=&columns=&crop=cell|box|rf)
  *   GET  /api/neurons/:layer/:channel/clips.png   a video unit's top-k clips as frame strips (?step=&k=&dataset=&model=&flow=&cell=; ids in X-Neurolens-Samples)
  *   GET  /api/samples/:dataset/:id.gif            a clip as a looping GIF at the video's fps / stride (clips.ts; also /:id/clip.gif)
  *   GET  /api/samples/:dataset/:id/strip.png      a clip's frames side by side as the model saw them (?flow=0|1&height=); /:id/clip.gif: looping GIF
@@ -36,7 +36,9 @@ import { mountPictures, type PictureService } from './pictures.js';
 import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { mountClips } from './clips.js';
 import { mountDatasets } from './datasets.js';
-import { mosaicOptions } from './mosaic-params.js';
+import { mosaicCrop, mosaicOptions } from './mosaic-params.js';
+import { ensureBackend } from '../model/backend.js';
+import { rfMosaic } from '../render/rf-mosaic.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
 import { mountDashboard } from './ui/routes.js';
@@ -163,10 +165,17 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/api/neurons/:layer/:channel/mosaic.png', async (c) => {
     const opts = mosaicOptions(c.req.param('layer'), c.req.param('channel'), c.req.query());
-    const key = AnswerCache.key('mosaic.png', opts as unknown as Record<string, unknown>, 'png');
+    const crop = mosaicCrop(c.req.query('crop'));
+    const key = AnswerCache.key('mosaic.png', { ...opts, crop } as unknown as Record<string, unknown>, 'png');
     return cachedPicture(c, deps, key, async () => {
-      const m = await neuronMosaic(deps.store, opts);
-      return pictureAnswer(m.png, 'image/png', m.rows.length);
+      if (crop === 'cell') {
+        const m = await neuronMosaic(deps.store, opts);
+        return pictureAnswer(m.png, 'image/png', m.rows.length, { 'X-Neurolens-Crop': crop });
+      }
+      // The receptive field is computed from the checkpoint's model: a backend is set up at the first need.
+      await ensureBackend();
+      const m = await rfMosaic(deps.store, { ...opts, crop });
+      return pictureAnswer(m.png, 'image/png', m.rows.length, { 'X-Neurolens-Crop': crop, 'X-Neurolens-Receptive-Field': `${m.field.size[0]}x${m.field.size[1]}` });
     });
   });
 

@@ -1,14 +1,25 @@
 /**
- * Query parameters of `GET /api/neurons/:layer/:channel/mosaic.png` -> NeuronMosaicOptions, with
+ * Query parameters of `GET /api/neurons/:layer/:channel/mosaic.png` -> NeuronMosaicOptions and
+ * the crop (`crop=cell`, default: whole images, argmax cell of the output grid; `box`: whole
+ * images with the argmax position's receptive field outlined; `rf`: receptive-field crops), with
  * bounds: every tile reads and draws one sample, so k and the tile size are capped.
  */
+import { NeurolensError } from '../errors.js';
 import { checkKnown, intParam } from './params.js';
 import type { NeuronMosaicOptions } from '../render/neuron-mosaic.js';
 
 export const MOSAIC_LIMITS = { k: 64, tile: 512, columns: 64 };
 
-const KNOWN = ['step', 'k', 'dataset', 'model', 'tile', 'columns'];
+const KNOWN = ['step', 'k', 'dataset', 'model', 'tile', 'columns', 'crop'];
 
+export const MOSAIC_CROPS = ['cell', 'box', 'rf'] as const;
+export type MosaicCrop = (typeof MOSAIC_CROPS)[number];
+
+export function mosaicCrop(v: string | undefined): MosaicCrop {
+  if (v === undefined || v === '') return 'cell';
+  if (!(MOSAIC_CROPS as readonly string[]).includes(v)) throw new NeurolensError('BAD_QUERY', `mosaic: crop must be one of ${MOSAIC_CROPS.join(', ')}, got '${v}'`);
+  return v as MosaicCrop;
+}
 
 export function mosaicOptions(layer: string, channel: string, q: Record<string, string>): NeuronMosaicOptions {
   checkKnown('mosaic', q, KNOWN);

@@ -2,7 +2,7 @@
  * Unit view: top-k mosaic, statistics over training, class selectivity, activation maximization
  * and the attribution of a chosen top-k sample (pictures.ts); each panel with its SQL or HTTP path.
  */
-import { blobUrl, classNamer, named, queryString } from '../api.js';
+import { ApiError, blobUrl, classNamer, named, queryString } from '../api.js';
 import { bars, lineChart } from '../charts.js';
 import { errorBox, guarded, h, note, num, panel, table } from '../dom.js';
 import { context, href, type Route } from '../state.js';
@@ -39,7 +39,8 @@ export async function unitView(root: HTMLElement, r: Route): Promise<void> {
   const clipsP = h('div');
   mosaicP.parentElement!.after(clipsP);
   const k = 16;
-  const mosaicParams = { step, k, dataset: ctx.dataset, model: ctx.model };
+  // How tiles show the argmax: its receptive field outlined (default), cropped, or the output-grid cell.
+  const crop = r.params.get('crop') ?? 'box';
   // One top-k answer for the mosaic's table and the attribution panel (which resolves `explain=` in it).
   const topk = named('top_k_activators', { layer, channel, step, k, dataset: ctx.dataset, model: ctx.model });
   const explain = new ExplainPanel(layer, channel, { step, ...ctx }, r.params);
@@ -50,14 +51,36 @@ export async function unitView(root: HTMLElement, r: Route): Promise<void> {
   await Promise.all([
     guarded(clipsP, 'top clips', () => topClipsPanel(layer, channel, { step, ...ctx }, clips)),
     guarded(mosaicP, 'mosaic', async () => {
-      const path = `api/neurons/${encodeURIComponent(layer)}/${channel}/mosaic.png${queryString(mosaicParams)}`;
-      const url = await blobUrl(path);
+      const mosaicPath = (c: string) => `api/neurons/${encodeURIComponent(layer)}/${channel}/mosaic.png${queryString({ step, k, dataset: ctx.dataset, model: ctx.model, crop: c })}`;
+      let path = mosaicPath(crop);
+      let fallback: HTMLElement | null = null;
+      let url: string;
+      try {
+        url = await blobUrl(path);
+      } catch (e) {
+        // A layer whose receptive field cannot be computed (422) still has its whole images with the argmax cell.
+        if (!(e instanceof ApiError) || e.status !== 422 || crop === 'cell') throw e;
+        fallback = note(`No receptive field for this layer (${e.message}); the argmax cell of the output grid is outlined instead.`, 'mosaic-fallback');
+        path = mosaicPath('cell');
+        url = await blobUrl(path);
+      }
       const img = h('img', { src: url, alt: `top-${k} activators of ${layer}:${channel}`, 'data-testid': 'mosaic-img', class: 'mosaic' });
       await img.decode().catch(() => undefined);
       const q = await topk;
       const rows = table(q.rows, { testid: 'topk-table', columns: ['rank', 'sample_id', 'label', 'value', 'argmax_y', 'argmax_x'] });
       explain.addControls(rows, q.rows);
-      return panel(`Top-${k} activators`, { testid: 'mosaic', sql: `-- GET /${path}\n${q.sql}` }, img, rows);
+      const select = h(
+        'select',
+        { id: 'mosaic-crop', 'data-testid': 'mosaic-crop', onchange: (e: Event) => (location.hash = href('unit', [layer, channel], { ...Object.fromEntries(r.params), crop: (e.target as HTMLSelectElement).value })) },
+        ...(
+          [
+            ['box', 'receptive field outlined'],
+            ['rf', 'receptive field cropped'],
+            ['cell', 'argmax cell of the output grid'],
+          ] as const
+        ).map(([v, t]) => h('option', { value: v, selected: v === crop }, t)),
+      );
+      return panel(`Top-${k} activators`, { testid: 'mosaic', sql: `-- GET /${path}\n${q.sql}` }, h('label', { class: 'picture-control' }, 'show ', select), fallback, img, rows);
     }),
     guarded(actmaxP, 'activation maximization', async () =>
       (await clips) ? clipNote('Activation maximization', `neurolens render actmax-clip --store STORE --layer ${layer} --channel ${channel} --out actmax.png`, 'actmax') : actmaxPanel(layer, channel, { step, ...ctx }),
