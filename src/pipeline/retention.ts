@@ -73,7 +73,8 @@ export interface RetentionPlan {
 
 function explicitMode(spec: RetentionSpec, layer: string): LayerRetention | 'auto' {
   for (const [pattern, mode] of Object.entries(spec.layers)) {
-    if (pattern === layer || picomatch.isMatch(layer, pattern)) return typeof mode === 'string' ? { mode } : { mode: 'sample', rate: mode.sample };
+    // The options layer globs are resolved with (src/model/layers.ts), so a pattern means the same layers in both.
+    if (pattern === layer || picomatch.isMatch(layer, pattern, { dot: true })) return typeof mode === 'string' ? { mode } : { mode: 'sample', rate: mode.sample };
   }
   return spec.default === 'auto' ? 'auto' : { mode: spec.default };
 }
@@ -94,12 +95,14 @@ export async function planRetention(
   const shards = Math.ceil(o.samples / o.shardSize);
   const rowsBytes = (l: LayerSize, rate = 1) => Math.ceil(o.samples * rate) * l.channels * ROW_BYTES * runs;
   const summaryBytes = (l: LayerSize) => l.channels * SUMMARY_BYTES_PER_NEURON_SHARD * (shards + 1) * runs;
+  const layerBytes = (l: LayerSize, r: LayerRetention) => summaryBytes(l) + (r.mode === 'rows' ? rowsBytes(l) : r.mode === 'sample' ? rowsBytes(l, r.rate) : 0);
   const chosen = layers.map((l) => ({ ...l, explicit: explicitMode(spec, l.layer) }));
-  const fixed = chosen.reduce((n, l) => (l.explicit === 'auto' ? n : n + summaryBytes(l) + (l.explicit.mode === 'rows' ? rowsBytes(l) : l.explicit.mode === 'sample' ? rowsBytes(l, l.explicit.rate) : 0)), 0);
+  const fixed = chosen.reduce((n, l) => (l.explicit === 'auto' ? n : n + layerBytes(l, l.explicit)), 0);
   const auto = chosen.filter((l) => l.explicit === 'auto');
   // auto: rows while they fit; the layers with the most rows per sample turn into summaries first.
   const summarized = new Set<string>();
-  let autoBytes = auto.reduce((n, l) => n + summaryBytes(l) + rowsBytes(l), 0);
+  const allAutoRows = auto.reduce((n, l) => n + layerBytes(l, { mode: 'rows' }), 0);
+  let autoBytes = allAutoRows;
   for (const l of [...auto].sort((a, b) => b.channels - a.channels || (a.layer < b.layer ? -1 : 1))) {
     if (fixed + autoBytes <= budget) break;
     summarized.add(l.layer);
@@ -107,8 +110,7 @@ export async function planRetention(
   }
   const plan = chosen.map((l) => {
     const retention: LayerRetention = l.explicit !== 'auto' ? l.explicit : summarized.has(l.layer) ? { mode: 'summary' } : { mode: 'rows' };
-    const bytes = summaryBytes(l) + (retention.mode === 'rows' ? rowsBytes(l) : retention.mode === 'sample' ? rowsBytes(l, retention.rate) : 0);
-    return { layer: l.layer, channels: l.channels, retention, bytes };
+    return { layer: l.layer, channels: l.channels, retention, bytes: layerBytes(l, retention) };
   });
   const bytes = plan.reduce((n, l) => n + l.bytes, 0);
   const count = (m: string) => plan.filter((l) => l.retention.mode === m).length;
@@ -116,8 +118,7 @@ export async function planRetention(
     `store estimate: ${formatBytes(bytes)} for ${o.samples} samples x ${o.checkpoints} checkpoint(s)${o.passes > 1 ? ` x ${o.passes} passes` : ''} (${count('rows')} layer(s) with rows, ${count('sample')} sampled, ${count('summary')} summary only); budget ${formatBytes(budget)}, ${formatBytes(free)} free`,
   ];
   if (summarized.size) {
-    const allRows = fixed + auto.reduce((n, l) => n + summaryBytes(l) + rowsBytes(l), 0);
-    lines.push(`retention auto: per-sample rows of every layer would take ${formatBytes(allRows)}; summary only for ${[...summarized].join(', ')} (set retention.layers or retention.budget to choose)`);
+    lines.push(`retention auto: per-sample rows of every layer would take ${formatBytes(fixed + allAutoRows)}; summary only for ${[...summarized].join(', ')} (set retention.layers or retention.budget to choose)`);
   }
   if (bytes > free) {
     throw new NeurolensError(

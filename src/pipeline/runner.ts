@@ -108,7 +108,7 @@ async function preflight(spec: PipelineSpec, checkpoints: Checkpoint[]): Promise
         const resolved = resolveLayers(loaded.model, spec.layers, { inputShape });
         const codeInfo = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }) : [];
         for (const l of [...resolved, ...codeInfo]) channels.set(l.name, Number(l.outputShape?.at(-1) ?? 0));
-        codes = spec.codes.length ? resolveLayers(loaded.model, spec.codes, { inputShape }).map((l) => l.name) : [];
+        codes = codeInfo.map((l) => l.name);
         // Codes are the mean-pooled statistics of a tapped layer, so code layers are tapped too.
         layers = [...new Set([...resolved.map((l) => l.name), ...codes])];
         // A bad embed section fails here, before any work, not after the last checkpoint.
