@@ -1,4 +1,5 @@
 import { NeurolensError } from '../errors.js';
+import { chanCombine } from './chan.js';
 import type { LayerBatchStats } from './types.js';
 import {
   badState,
@@ -268,24 +269,8 @@ export class ClassStats {
   /** Chan's combination of class k's (n, mean, M2) with (nb, meanB, m2B) read at offset `at`. */
   private combine(k: number, nb: number, meanB: Float64Array, m2B: Float64Array, at: number): void {
     const s = this.s;
-    const C = s.channels;
-    const na = s.count[k];
-    const n = na + nb;
-    const kb = k * C;
-    if (na === 0) {
-      s.mean.set(meanB.subarray(at, at + C), kb);
-      s.m2.set(m2B.subarray(at, at + C), kb);
-    } else {
-      const fb = nb / n;
-      const fab = na * fb;
-      for (let c = 0; c < C; c++) {
-        const d = meanB[at + c] - s.mean[kb + c];
-        const m2 = s.m2[kb + c] + m2B[at + c] + d * d * fab;
-        s.mean[kb + c] += d * fb;
-        s.m2[kb + c] = m2;
-      }
-    }
-    s.count[k] = n;
+    chanCombine(s.count[k]!, s.mean, s.m2, k * s.channels, nb, meanB, m2B, at, s.channels);
+    s.count[k] += nb;
   }
 
   /** Adds another partial of the same layer into this one (the other is not changed). */

@@ -1,4 +1,5 @@
 import type { LayerBatchStats } from './types.js';
+import { chanCombine } from './chan.js';
 import { checkBatch, checkSame, checkSameLayer } from './check.js';
 import {
   emptyNeuronState,
@@ -161,23 +162,9 @@ export class NeuronStats {
   /** Chan et al.'s pairwise combination of this partial's (n, mean, M2) with (nb, meanB, m2B). */
   private combine(nb: number, meanB: Float64Array, m2B: Float64Array): void {
     const s = this.s;
-    const na = s.positions;
     if (nb === 0) return;
-    const n = na + nb;
-    if (na === 0) {
-      s.mean.set(meanB);
-      s.m2.set(m2B);
-    } else {
-      const fb = nb / n;
-      const fab = na * fb;
-      for (let c = 0; c < s.channels; c++) {
-        const d = meanB[c] - s.mean[c];
-        const m2 = s.m2[c] + m2B[c] + d * d * fab;
-        s.mean[c] += d * fb;
-        s.m2[c] = m2;
-      }
-    }
-    s.positions = n;
+    chanCombine(s.positions, s.mean, s.m2, 0, nb, meanB, m2B, 0, s.channels);
+    s.positions += nb;
   }
 
   result(): NeuronStatsResult {
