@@ -49,8 +49,6 @@ export interface PackedLayout {
   predOffset: number;
   /** Offset of the probability given to the true label (floats), or -1 when no labels were given. */
   labelProbOffset: number;
-  /** Classes of the output (2 for a one-unit sigmoid head), 0 without predictions. */
-  classes: number;
   batch: number;
 }
 
@@ -94,23 +92,30 @@ function extentOf(name: string, shape: number[]): [number, number, number] {
  * no negatives: a softmax head) are used as they are; other rows are logits and get a softmax
  * first. K = 1 is a sigmoid head (probability of class 1; logits outside [0,1] get a sigmoid).
  */
-function topOne(out: tfc.Tensor, labels: Int32Array | null): { prob: tfc.Tensor; pred: tfc.Tensor; labelProb: tfc.Tensor | null } {
+/** p where the label names an output (0 <= label < K), NaN where it does not (unknown: -1). */
+function maskUnknown(p: tfc.Tensor, labels: tfc.Tensor, K: number): tfc.Tensor {
+  const known = tf.logicalAnd(tf.greaterEqual(labels, 0), tf.less(labels, K));
+  return tf.where(known, p, tf.fill(p.shape, NaN));
+}
+
+function topOne(out: tfc.Tensor, labelsIn: Int32Array | null): { prob: tfc.Tensor; pred: tfc.Tensor; labelProb: tfc.Tensor | null } {
   if (out.rank !== 2) {
     throw new NeurolensError('BAD_MODEL', `predictions need a [B, classes] model output; it is [${out.shape.join(',')}]`);
   }
   const x = tf.cast(out, 'float32');
+  const labels = labelsIn ? tf.tensor1d(labelsIn, 'int32') : null;
   if (out.shape[1] === 1) {
     const inUnit = tf.logicalAnd(tf.greaterEqual(x, 0), tf.lessEqual(x, 1));
     const p = tf.reshape(tf.where(inUnit, x, tf.sigmoid(x)), [-1]);
     const isOne = tf.greaterEqual(p, 0.5);
     // p is the probability of class 1: the label's is p for label 1, 1 - p otherwise.
-    const labelProb = labels ? tf.where(tf.equal(tf.tensor1d(labels, 'int32'), 1), p, tf.sub(1, p)) : null;
+    const labelProb = labels ? maskUnknown(tf.where(tf.equal(labels, 1), p, tf.sub(1, p)), labels, 2) : null;
     return { pred: tf.cast(isOne, 'int32'), prob: tf.where(isOne, p, tf.sub(1, p)), labelProb };
   }
   const isDist = tf.logicalAnd(tf.less(tf.abs(tf.sub(tf.sum(x, 1), 1)), 1e-3), tf.greaterEqual(tf.min(x, 1), 0));
   const probs = tf.where(tf.broadcastTo(tf.expandDims(isDist, 1), x.shape), x, tf.softmax(x));
-  // Labels outside 0..K-1 (unknown: -1) pick nothing here and become NaN in unpackStats.
-  const labelProb = labels ? tf.sum(tf.mul(probs, tf.oneHot(tf.tensor1d(labels, 'int32'), out.shape[1]!)), 1) : null;
+  const K = out.shape[1]!;
+  const labelProb = labels ? maskUnknown(tf.sum(tf.mul(probs, tf.oneHot(labels, K)), 1), labels, K) : null;
   return { pred: tf.argMax(probs, 1), prob: tf.max(probs, 1), labelProb };
 }
 
@@ -207,7 +212,7 @@ export function packStats(
   return {
     floats: floats.length === 1 ? floats[0] : tf.concat(floats),
     ints: ints.length === 0 ? null : ints.length === 1 ? ints[0] : tf.concat(ints),
-    layout: { layers, probOffset, predOffset, labelProbOffset, classes: finalOut ? Math.max(2, finalOut.shape[1] ?? 0) : 0, batch },
+    layout: { layers, probOffset, predOffset, labelProbOffset, batch },
   };
 }
 
@@ -222,7 +227,7 @@ function zeroFraction(nonzero: Float32Array, extent: [number, number, number]): 
  * Splits the two downloaded arrays into per-layer results. Arrays are copied (`slice`) so each
  * owns its buffer and can be transferred to another thread on its own.
  */
-export function unpackStats(floats: Float32Array, ints: Int32Array | null, layout: PackedLayout, sampleIds: Int32Array, labels: Int32Array | null = null): TapResult {
+export function unpackStats(floats: Float32Array, ints: Int32Array | null, layout: PackedLayout, sampleIds: Int32Array): TapResult {
   const result: TapResult = { layers: [], codes: [] };
   for (const s of layout.layers) {
     const n = s.batch * s.channels;
@@ -252,12 +257,7 @@ export function unpackStats(floats: Float32Array, ints: Int32Array | null, layou
       prob: floats.slice(layout.probOffset, layout.probOffset + layout.batch),
       pred: ints.slice(layout.predOffset, layout.predOffset + layout.batch),
     };
-    if (layout.labelProbOffset >= 0 && labels) {
-      const lp = floats.slice(layout.labelProbOffset, layout.labelProbOffset + layout.batch);
-      const K = layout.classes;
-      for (let i = 0; i < lp.length; i++) if (!(labels[i]! >= 0 && labels[i]! < K)) lp[i] = NaN;
-      result.predictions.labelProb = lp;
-    }
+    if (layout.labelProbOffset >= 0) result.predictions.labelProb = floats.slice(layout.labelProbOffset, layout.labelProbOffset + layout.batch);
   }
   return result;
 }

@@ -159,7 +159,7 @@ export class Tapper {
     try {
       const f = floats.dataSync() as Float32Array;
       const i = ints ? (ints.dataSync() as Int32Array) : null;
-      return unpackStats(f, i, layout as unknown as PackedLayout, ids, labels);
+      return unpackStats(f, i, layout as unknown as PackedLayout, ids);
     } finally {
       floats.dispose();
       ints?.dispose();

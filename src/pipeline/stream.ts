@@ -20,18 +20,30 @@ import { Semaphore } from './semaphore.js';
 import { sampleShape, type PipelineSpec } from './spec.js';
 import type { LayerRetention } from './retention.js';
 
+/**
+ * Labels of each shard's contiguous range (-1 unknown), read once per shard with one refs() call:
+ * the infer stage takes its batches' labels from it (the probability of the true label) and the
+ * sink the whole shard's (class statistics, predictions); dropped when the shard is committed.
+ */
+class ShardLabels {
+  private readonly byShard = new Map<number, Int32Array>();
 
-/** Labels of a batch's samples (-1 unknown): one refs() call over the batch's id range. */
-function batchLabels(source: Pick<Source, "refs">, ids: Int32Array): Int32Array {
-  if (ids.length === 0) return new Int32Array(0);
-  let lo = ids[0]!;
-  let hi = ids[0]!;
-  for (const id of ids) {
-    if (id < lo) lo = id;
-    if (id > hi) hi = id;
+  constructor(private readonly source: Pick<Source, 'refs'>) {}
+
+  of(plan: ShardPlan): Int32Array {
+    let l = this.byShard.get(plan.index);
+    if (!l) this.byShard.set(plan.index, (l = Int32Array.from(this.source.refs(plan.start, plan.end), (r) => r.label)));
+    return l;
   }
-  const refs = source.refs(lo, hi + 1);
-  return Int32Array.from(ids, (id) => refs[id - lo]?.label ?? -1);
+
+  batch(plan: ShardPlan, ids: Int32Array): Int32Array {
+    const l = this.of(plan);
+    return Int32Array.from(ids, (id) => l[id - plan.start] ?? -1);
+  }
+
+  drop(plan: ShardPlan): void {
+    this.byShard.delete(plan.index);
+  }
 }
 
 export interface StreamArgs {
@@ -85,6 +97,8 @@ function resultBytes(r: InferResponse): number {
 
 export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals> {
   const pre = a.spec.model.input;
+  const labels = new ShardLabels(a.source);
+  const planOf = new Map(a.shards.map((s) => [s.index, s]));
   const total = a.shards.reduce((n, s) => n + (s.end - s.start), 0);
   // Small on purpose: a queue only has to keep the next stage fed (a few batches per worker).
   // A deep queue is memory that grows with the dataset until it fills (the 60k-image run
@@ -129,7 +143,7 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
         predictions: a.spec.predictions,
         inputShape: sampleShape(a.spec) as InferRequest['inputShape'],
         sampleIds: batch.sampleIds,
-        labels: a.spec.predictions ? batchLabels(a.source, batch.sampleIds) : null,
+        labels: a.spec.predictions ? labels.batch(planOf.get(shard)!, batch.sampleIds) : null,
         data: batch.data,
         zero: a.zero ?? null,
       });
@@ -158,8 +172,8 @@ export async function streamCheckpoint(a: StreamArgs): Promise<CheckpointTotals>
       const key = { dataset: cfg.dataset, model: cfg.model, step: cfg.step, shard: sh.plan.index };
       // A re-run of a committed shard (e.g. --no-resume) first hides it from readers.
       await uncommitShard(cfg.store, key);
-      // One refs() call for the shard's contiguous range, not one per sample.
-      const req = sh.request(cfg, Int32Array.from(a.source.refs(sh.plan.start, sh.plan.end), (r) => r.label));
+      const req = sh.request(cfg, labels.of(sh.plan));
+      labels.drop(sh.plan);
       const t0 = performance.now();
       const written = await a.sinkPool.run(req);
       totals.busyMs.sink += performance.now() - t0;
