@@ -164,6 +164,13 @@ export async function picture(path: string): Promise<Picture> {
   return { status: r.status, headers: r.headers, url: URL.createObjectURL(await r.blob()) };
 }
 
+/** A picture that must have a body (no `cached=only`): a 204 here is the server's bug, so it throws. */
+export async function requiredPicture(path: string): Promise<{ url: string; headers: Headers }> {
+  const p = await picture(path);
+  if (p.url === undefined) throw new Error(`GET /${path} answered ${p.status} without a picture`);
+  return { url: p.url, headers: p.headers };
+}
+
 /** What the run records say about a dataset (GET /api/datasets). */
 export interface DatasetInfo {
   name: string;

@@ -1,10 +1,10 @@
 /** Charts: uPlot line charts, canvas heat maps (many cells) and class bars; the embedding's scatter plot is scatter-plot.ts. */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { h } from './dom.js';
+import { fmt, h } from './dom.js';
 
 /** Tableau 10: distinct colours for series and class labels. */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 
 export function colour(i: number): string {
   return PALETTE[((i % PALETTE.length) + PALETTE.length) % PALETTE.length]!;
@@ -109,7 +109,7 @@ export function bars(items: { label: string; value: number; highlight?: boolean 
         { class: it.highlight ? 'bar top' : 'bar', 'data-label': it.label, 'data-value': it.value },
         h('span', { class: 'bar-label' }, it.label),
         h('span', { class: 'bar-track' }, h('span', { class: 'bar-fill', style: `width:${Math.max(0, (100 * it.value) / max).toFixed(2)}%` })),
-        h('span', { class: 'bar-value' }, Number(it.value.toPrecision(4)).toString()),
+        h('span', { class: 'bar-value' }, fmt(it.value)),
       ),
     ),
   );

@@ -82,6 +82,17 @@ export function errorBox(e: unknown, what?: string): HTMLElement {
   return h('div', { class: 'error', role: 'alert', 'data-testid': 'error' }, what ? `${what}: ${msg}` : msg);
 }
 
+/**
+ * Frees the object URLs (blob:) of the <img> elements under `el`, which is being thrown away. An
+ * img marked data-cached="1" shows a URL owned by a cache that outlives the view (thumbs.ts), which
+ * revokes it itself on eviction: revoking it here would break the cache's later hits.
+ */
+export function revokeImages(el: Element): void {
+  for (const img of el.querySelectorAll('img')) {
+    if (img.src.startsWith('blob:') && img.dataset.cached !== '1') URL.revokeObjectURL(img.src);
+  }
+}
+
 export function note(text: string, testid?: string): HTMLElement {
   return h('p', { class: 'note', 'data-testid': testid }, text);
 }

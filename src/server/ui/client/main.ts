@@ -1,7 +1,7 @@
 /** The neurolens dashboard: a single page over the HTTP API, state in the URL hash. */
 import './style.css';
 import { adoptTokenFromUrl, call, getToken, setToken } from './api.js';
-import { h } from './dom.js';
+import { errorBox, h, revokeImages } from './dom.js';
 import { parseHash, href, type Route } from './state.js';
 import { overviewView } from './views/overview.js';
 import { layerView } from './views/layer.js';
@@ -67,15 +67,19 @@ async function render(refresh = false): Promise<void> {
     if (a.dataset.nav === r.view) a.setAttribute('aria-current', 'page');
   }
   const root = h('div', { class: 'view', 'data-view': r.view });
+  // Every redraw (navigation, live refresh) throws the old view away: free its pictures' blobs.
+  revokeImages(main);
   main.replaceChildren(root);
   if (!entry) {
-    root.append(h('div', { class: 'error', role: 'alert', 'data-testid': 'error' }, `No view '${r.view}'. `, h('a', { href: href('overview') }, 'Go to the overview')));
+    const box = errorBox(`No view '${r.view}'. `);
+    box.append(h('a', { href: href('overview') }, 'Go to the overview'));
+    root.append(box);
   } else {
     document.title = `neurolens · ${entry.title}${r.args.length ? ` · ${r.args.join(' ')}` : ''}`;
     try {
       await entry.view(root, r);
     } catch (e) {
-      root.append(h('div', { class: 'error', role: 'alert', 'data-testid': 'error' }, (e as Error).message));
+      root.append(errorBox(e));
     }
   }
   // Tests and the benchmark wait for this: every panel of the view has its data (or its error).

@@ -42,6 +42,13 @@ export function patchParams(patch: Record<string, string | number | undefined | 
   history.replaceState(null, '', h);
 }
 
+/** What narrows a unit view's panels: the checkpoint and the dataset / model context. */
+export interface UnitContext {
+  step?: number;
+  dataset?: string;
+  model?: string;
+}
+
 /** dataset / model of the address (undefined = any). */
 export function context(): { dataset?: string; model?: string } {
   const p = parseHash().params;

@@ -33,7 +33,7 @@ export interface VirtualTableOptions {
 }
 
 /** Up to this many rows every row is in the DOM; above it only the window around the view. */
-export const FULL_DOM_ROWS = 1000;
+const FULL_DOM_ROWS = 1000;
 /** Rows drawn above and below the visible ones, so a fast scroll does not show blank space. */
 const MARGIN = 30;
 /** Row height in px before one is measured (the stylesheet fixes it: .vtable tbody tr). */
@@ -82,7 +82,7 @@ function sortKeys(data: ResultData, c: number): SortKeys {
  * the order equals the SQL's ORDER BY ... NULLS LAST. NULLs are set apart first so the comparator
  * is a plain subtraction (200 000 rows sort in a few hundred ms).
  */
-export function sortOrder(data: ResultData, s: SortState | null): Uint32Array {
+function sortOrder(data: ResultData, s: SortState | null): Uint32Array {
   const all = Uint32Array.from({ length: data.rowCount }, (_, i) => i);
   const c = s ? data.columns.indexOf(s.column) : -1;
   if (!s || c < 0) return all;

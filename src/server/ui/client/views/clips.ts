@@ -9,21 +9,14 @@
  * for every clip, broken videos included); image-only stores may lack the columns altogether,
  * so rows are read with `SELECT *` and the column looked for.
  */
-import { lit, named, picture, sql, queryString, type Row } from '../api.js';
-import { cell, errorBox, h, panel, sqlBlock, table } from '../dom.js';
-import { href } from '../state.js';
+import { lit, named, requiredPicture, sql, queryString, type Row } from '../api.js';
+import { cell, errorBox, fmt, h, panel, sqlBlock, table } from '../dom.js';
+import { href, type UnitContext } from '../state.js';
 
 /** Clips per unit (strips are tall: one row per clip). */
-export const TOP_CLIPS = 8;
+const TOP_CLIPS = 8;
 
-const isClipRow = (r: Row | undefined): r is Row => r !== undefined && r.video_frames !== null && r.video_frames !== undefined;
-
-/** A picture fetched with the token: object URL plus the headers that describe it (the clip routes always have a body). */
-async function fetchPicture(path: string): Promise<{ url: string; headers: Headers }> {
-  const p = await picture(path);
-  if (p.url === undefined) throw new Error(`GET /${path} answered ${p.status} without a picture`);
-  return { url: p.url, headers: p.headers };
-}
+export const isClipRow = (r: Row | undefined): r is Row => r !== undefined && r.video_frames !== null && r.video_frames !== undefined;
 
 /** Display heights of one frame row: the model's inputs are small (16 to 224 px). */
 const ANIM_PX = 160;
@@ -44,11 +37,11 @@ function fact(name: string, testid: string, value: unknown, text?: HTMLElement |
   return [h('dt', {}, name), h('dd', { 'data-testid': testid, 'data-value': value === null || value === undefined ? '' : String(value) }, text ?? String(value ?? ''))];
 }
 
-/** The clip panel of a sample view; null (nothing drawn) for an image sample. */
-export async function clipPanel(dataset: string, id: number): Promise<HTMLElement | null> {
-  const infoSql = `SELECT * FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${id}`;
-  const info = await sql(infoSql);
-  const s = info.rows[0];
+/**
+ * The clip panel of a sample view; null (nothing drawn) for an image sample. `s` is the sample's
+ * `SELECT *` row, read once by the sample view (`infoSql`, shown under the panel) for all its panels.
+ */
+export async function clipPanel(dataset: string, id: number, s: Row | undefined, infoSql: string): Promise<HTMLElement | null> {
   if (!isClipRow(s)) return null;
   const base = `api/samples/${encodeURIComponent(dataset)}/${id}`;
   const facts = h(
@@ -74,7 +67,7 @@ export async function clipPanel(dataset: string, id: number): Promise<HTMLElemen
  * clip of an unreadable video fails here with the server's reason, shown next to the clip facts.
  */
 async function clipPictures(dataset: string, id: number, base: string, frames: number): Promise<{ anim: HTMLElement; strip: HTMLElement }> {
-  const [gif, strip] = await Promise.all([fetchPicture(`${base}/clip.gif`), fetchPicture(`${base}/strip.png`)]);
+  const [gif, strip] = await Promise.all([requiredPicture(`${base}/clip.gif`), requiredPicture(`${base}/strip.png`)]);
   const anim = h('img', { alt: `clip ${id} of ${dataset} playing`, 'data-testid': 'clip-anim', class: 'clip-anim' });
   const stripImg = h('img', { alt: `the ${frames} frames of clip ${id}`, 'data-testid': 'clip-strip', class: 'clip-strip' });
   const frameH = Number(strip.headers.get('X-Neurolens-Frame-Height'));
@@ -82,7 +75,7 @@ async function clipPictures(dataset: string, id: number, base: string, frames: n
   await Promise.all([show(anim, gif.url, zoom.anim), show(stripImg, strip.url, zoom.strip)]);
   const fps = Number(gif.headers.get('X-Neurolens-Fps'));
   return {
-    anim: h('figure', {}, anim, h('figcaption', {}, playToggle(anim, gif.url, strip.url, zoom.anim), fps > 0 ? ` ${Number(fps.toPrecision(4))} frames/s` : '')),
+    anim: h('figure', {}, anim, h('figcaption', {}, playToggle(anim, gif.url, strip.url, zoom.anim), fps > 0 ? ` ${fmt(fps)} frames/s` : '')),
     strip: h('figure', {}, stripImg, h('figcaption', {}, 'The frames the model saw, left to right. ', motionToggle(stripImg, base, strip.url, zoom.strip))),
   };
 }
@@ -110,7 +103,7 @@ function motionToggle(img: HTMLImageElement, base: string, plainUrl: string, zoo
       out.querySelector('.error')?.remove();
       const on = b.getAttribute('aria-pressed') !== 'true';
       try {
-        flowUrl ??= (await fetchPicture(`${base}/strip.png?flow=1`)).url;
+        flowUrl ??= (await requiredPicture(`${base}/strip.png?flow=1`)).url;
         await show(img, on ? flowUrl : plainUrl, zoom);
         b.setAttribute('aria-pressed', String(on));
         b.textContent = on ? 'Hide motion' : 'Show motion';
@@ -120,12 +113,6 @@ function motionToggle(img: HTMLImageElement, base: string, plainUrl: string, zoo
     })();
   });
   return out;
-}
-
-export interface UnitContext {
-  step?: number;
-  dataset?: string;
-  model?: string;
 }
 
 /** One sample row of the layer's dataset(s): tells whether the unit sees clips. */
@@ -145,7 +132,7 @@ export async function topClipsPanel(layer: string, channel: number, c: UnitConte
   const params = { step: c.step, k: TOP_CLIPS, dataset: c.dataset, model: c.model };
   const path = `api/neurons/${encodeURIComponent(layer)}/${channel}/clips.png${queryString(params)}`;
   // top_k_videos needs every per-clip row (a retention summary refuses): its error keeps the strips.
-  const [pic, videos] = await Promise.all([fetchPicture(path), named('top_k_videos', { layer, channel, ...params }).catch((e: unknown) => errorBox(e, 'top_k_videos'))]);
+  const [pic, videos] = await Promise.all([requiredPicture(path), named('top_k_videos', { layer, channel, ...params }).catch((e: unknown) => errorBox(e, 'top_k_videos'))]);
   const img = h('img', { alt: `top-${TOP_CLIPS} clips of ${layer}:${channel}`, 'data-testid': 'clips-img', class: 'clips' });
   await show(img, pic.url, 1);
   const ids = (pic.headers.get('X-Neurolens-Samples') ?? '').split(',').filter(Boolean).map(Number);

@@ -14,7 +14,7 @@ import { ScatterPlot } from '../scatter-plot.js';
 import { context, contextWhere, href, patchParams, type Route } from '../state.js';
 import { ThumbCache } from '../thumbs.js';
 
-export const COLOUR_MODES = ['label', 'pred', 'correct'] as const;
+const COLOUR_MODES = ['label', 'pred', 'correct'] as const;
 export type ColourMode = (typeof COLOUR_MODES)[number];
 const MODE_TEXT: Record<ColourMode, string> = { label: 'label', pred: 'predicted class', correct: 'correct vs wrong' };
 const GREY = '#999999';
@@ -92,7 +92,7 @@ function outcome(p: Points, i: number): 0 | 1 | 2 {
 }
 
 /** Colour index per point, the palette and the legend (one entry per colour, with its count). */
-export function colourBy(p: Points, mode: ColourMode, classText: (c: unknown) => string = (c) => `class ${c}`): Colouring {
+function colourBy(p: Points, mode: ColourMode, classText: (c: unknown) => string = (c) => `class ${c}`): Colouring {
   const n = p.ids.length;
   const colours = new Uint16Array(n);
   if (mode === 'correct') {
@@ -152,7 +152,11 @@ function tipFiller(plot: ScatterPlot, p: Points, dataset: string | undefined, st
     img.hidden = false;
     thumbs.get(`api/samples/${encodeURIComponent(dataset)}/${id}.png`).then(
       (url) => {
-        if (url && plot.tip.dataset.sample === String(id)) img.src = url;
+        if (url && plot.tip.dataset.sample === String(id)) {
+          // The thumbnail cache owns this URL: main.ts must not revoke it when the view is redrawn.
+          img.dataset.cached = '1';
+          img.src = url;
+        }
       },
       (e: unknown) => {
         if (plot.tip.dataset.sample !== String(id)) return;

@@ -11,7 +11,7 @@ import type { TilesLayout } from '../../../tiles.js';
 import { UnitList, type Unit } from './layer-units.js';
 
 /** Units per sprite request (the server allows 256; 128 keeps the first screen to one request). */
-export const PAGE = 128;
+const PAGE = 128;
 export const TILE = 64;
 
 export interface Sprite {
@@ -20,7 +20,7 @@ export interface Sprite {
 }
 
 /** Sprite sheets by page (units [p * PAGE, (p + 1) * PAGE)), each fetched once, on demand. */
-export class SpriteBook {
+class SpriteBook {
   private readonly pages = new Map<number, Promise<Sprite>>();
   /** The GET paths asked so far (shown under the panel). */
   readonly paths: string[] = [];
@@ -56,7 +56,7 @@ export class SpriteBook {
   }
 }
 
-export function tileElement(layer: string, step: number, u: Unit): HTMLAnchorElement {
+function tileElement(layer: string, step: number, u: Unit): HTMLAnchorElement {
   return h(
     'a',
     {
@@ -73,7 +73,7 @@ export function tileElement(layer: string, step: number, u: Unit): HTMLAnchorEle
 }
 
 /** Cuts unit `el`'s square out of its page's sprite. */
-export function drawTile(el: HTMLElement, s: Sprite): void {
+function drawTile(el: HTMLElement, s: Sprite): void {
   const ch = Number(el.dataset.channel);
   const i = ch - s.layout.from;
   const u = s.layout.units[i];
@@ -86,7 +86,7 @@ export function drawTile(el: HTMLElement, s: Sprite): void {
 }
 
 /** Arrow keys through the tiles (a roving tabindex: the grid is one Tab stop); Enter follows the link. */
-export function tileKeys(grid: HTMLElement): void {
+function tileKeys(grid: HTMLElement): void {
   grid.addEventListener('keydown', (e) => {
     const tile = (e.target as HTMLElement).closest<HTMLElement>('.tile');
     if (!tile) return;

@@ -56,7 +56,7 @@ export interface Filter {
   selmin: number | null;
 }
 
-export function readFilter(p: URLSearchParams): Filter {
+function readFilter(p: URLSearchParams): Filter {
   const dead = p.get('dead');
   return { dead: dead === 'dead' || dead === 'alive' ? dead : 'all', zmin: num(p.get('zmin')), zmax: num(p.get('zmax')), selmin: num(p.get('selmin')) };
 }
@@ -115,12 +115,12 @@ export class UnitList {
   }
 }
 
-export function numberField(id: string, label: string, value: number | null, attrs: Record<string, string | number>): HTMLInputElement {
+function numberField(id: string, label: string, value: number | null, attrs: Record<string, string | number>): HTMLInputElement {
   return h('input', { type: 'number', id, name: id, step: 'any', value: value ?? undefined, 'aria-label': label, 'data-testid': id, ...attrs });
 }
 
 /** The filter as SQL over the store (class selectivity is a named query, so it is named, not inlined). */
-export function filterSql(layer: string, step: number, f: Filter): string {
+function filterSql(layer: string, step: number, f: Filter): string {
   const ctx = context();
   const conds = [`layer = ${lit(layer)}${contextWhere(lit)}`, `step = ${step}`];
   if (f.dead !== 'all') conds.push(f.dead === 'dead' ? 'dead' : 'NOT dead');

@@ -8,7 +8,7 @@
  */
 import { lit, named, sql, type Row } from '../api.js';
 import { heatMap } from '../charts.js';
-import { cell, errorBox, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
+import { cell, errorBox, fmt, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
 import { context, contextWhere, href, parseHash, type Route } from '../state.js';
 import { COLUMNS, UnitList, filterBar, type Unit } from './layer-units.js';
 import { tilesPanel } from './layer-tiles.js';
@@ -151,7 +151,7 @@ export async function layerView(root: HTMLElement, r: Route): Promise<void> {
         note(`rows: ${channels.length} units (${channels[0]} at the top), columns: steps ${ss.join(', ')}`),
         heatMap(v, channels.length, ss.length, {
           testid: 'heatmap-canvas',
-          describe: (ri, c) => `unit ${channels[ri]}, step ${ss[c]}: zero fraction ${Number.isNaN(v[ri * ss.length + c]!) ? 'n/a' : v[ri * ss.length + c]!.toPrecision(4)}`,
+          describe: (ri, c) => `unit ${channels[ri]}, step ${ss[c]}: zero fraction ${Number.isNaN(v[ri * ss.length + c]!) ? 'n/a' : fmt(v[ri * ss.length + c]!)}`,
         }),
       );
     }),

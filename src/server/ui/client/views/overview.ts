@@ -45,8 +45,7 @@ GROUP BY ALL ORDER BY dataset, model, step`;
     guarded(ckP, 'checkpoints', async () => {
       const a = await sql(ckSql);
       checkpoints = a.rows;
-      const rows = a.rows.map((r) => ({ ...r }));
-      const t = table(rows, { testid: 'checkpoints-table' });
+      const t = table(a.rows, { testid: 'checkpoints-table' });
       // Narrow the whole dashboard to one dataset / model when the store holds several.
       const pairs = [...new Set(a.rows.map((r) => `${r.dataset}\u0000${r.model}`))];
       const pick =

@@ -3,8 +3,8 @@
  * or not) and its JSON facts, a slot that shows a status while it renders, the picture, or the
  * failure with a retry when one can help, and the list of HTTP paths a panel used.
  */
-import { ApiError, call, picture, queryString, type Params, type Row } from '../api.js';
-import { errorBox, fmt, h } from '../dom.js';
+import { ApiError, call, picture, queryString, requiredPicture, type Params, type Row } from '../api.js';
+import { errorBox, fmt, h, revokeImages } from '../dom.js';
 
 export const RENDERING = 'rendering on the server…';
 /** Pictures narrower than this are shown enlarged (img.picture.small). */
@@ -35,11 +35,8 @@ export interface Drawn {
 export async function draw(base: string, params: Params, log: (paths: string[]) => void, cachedOnly = false): Promise<Drawn | undefined> {
   const png = `${base}.png${queryString({ ...params, cached: cachedOnly ? 'only' : undefined })}`;
   log([png]);
-  const pic = await picture(png);
-  if (!pic.url) {
-    if (!cachedOnly) throw new Error(`GET /${png} answered ${pic.status} without a picture`);
-    return undefined;
-  }
+  const pic = cachedOnly ? await picture(png) : await requiredPicture(png);
+  if (!pic.url) return undefined;
   const jsonPath = `${base}.json${queryString(params)}`;
   log([png, jsonPath]);
   try {
@@ -62,10 +59,6 @@ export async function pictureImg(url: string, alt: string, testid: string): Prom
   // A small input drawn at 1:1 would be a few pixels: enlarge it, pixels kept sharp (CSS).
   if (img.naturalWidth < SMALL_PX) img.classList.add('small');
   return img;
-}
-
-export function revokeImages(el: Element): void {
-  for (const img of el.querySelectorAll('img')) if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
 }
 
 /**

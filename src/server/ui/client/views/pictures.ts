@@ -10,7 +10,7 @@
  */
 import type { Answer, Row } from '../api.js';
 import { fmt, h, note, num, panel } from '../dom.js';
-import { href, patchParams } from '../state.js';
+import { href, patchParams, type UnitContext } from '../state.js';
 import { RENDERING, Requests, type Drawn, draw, pictureImg, Slot, type Fact, facts } from './picture-slot.js';
 
 export const METHODS = ['gradcam', 'occlusion', 'saliency', 'integrated-gradients', 'guided-backprop'] as const;
@@ -33,12 +33,6 @@ interface ActmaxJson {
   seed: number;
   model: { step: number | null; name: string | null };
   normalization?: { note: string | null };
-}
-
-export interface UnitContext {
-  step?: number;
-  dataset?: string;
-  model?: string;
 }
 
 async function actmaxFigure(d: Drawn, unit: string): Promise<HTMLElement> {
@@ -117,7 +111,7 @@ export function attributionBase(method: Method, dataset: string, sample: number)
 }
 
 /** `[lo, hi]` or `{min, max}` of the JSON's range. */
-export function rangeOf(r: unknown): [unknown, unknown] {
+function rangeOf(r: unknown): [unknown, unknown] {
   if (Array.isArray(r)) return [r[0], r[1]];
   if (r && typeof r === 'object') {
     const o = r as Record<string, unknown>;
@@ -127,7 +121,7 @@ export function rangeOf(r: unknown): [unknown, unknown] {
 }
 
 /** The class a map explains: the JSON's target_class when defaulted, else the X-Neurolens-Target header (`class:3`). */
-export function targetClass(d: Drawn): number | undefined {
+function targetClass(d: Drawn): number | undefined {
   const j = d.json as unknown as AttributionJson;
   if (typeof j.target_class === 'number') return j.target_class;
   const m = /^class:(\d+)$/.exec(d.headers.get('X-Neurolens-Target') ?? '');
@@ -163,11 +157,11 @@ export async function mapFigure(d: Drawn, method: Method, testid: string): Promi
   );
 }
 
-export function methodOf(v: string | null): Method {
+function methodOf(v: string | null): Method {
   return METHODS.includes(v as Method) ? (v as Method) : 'gradcam';
 }
 
-export function methodSelect(value: Method, onChange: (m: Method) => void): HTMLElement {
+function methodSelect(value: Method, onChange: (m: Method) => void): HTMLElement {
   const select = h('select', { id: 'attr-method', 'data-testid': 'method', onchange: (e: Event) => onChange(methodOf((e.target as HTMLSelectElement).value)) }, ...METHODS.map((m) => h('option', { value: m, selected: m === value }, METHOD_TITLE[m])));
   return h('label', { class: 'picture-control' }, 'method ', select);
 }

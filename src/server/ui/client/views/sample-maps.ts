@@ -3,9 +3,10 @@
  * model's prediction at the latest step unless `class=` in the hash says otherwise), drawn by
  * the server on demand (src/server/pictures.ts).
  */
-import { classNamer, lit, sql } from '../api.js';
+import { classNamer, lit, sql, type Row } from '../api.js';
 import { h, note, num, panel, sqlBlock } from '../dom.js';
 import { patchParams } from '../state.js';
+import { isClipRow } from './clips.js';
 import { RENDERING, Requests, draw, Slot } from './picture-slot.js';
 import { METHOD_TITLE, SAMPLE_MAPS, attributionBase, mapFigure } from './pictures.js';
 
@@ -38,21 +39,20 @@ function classSelect(choice: string, label: number | null, classes: number, clas
  * the model cannot output is refused by the server, which says why). Clips get a note: the
  * server draws attribution for images only.
  */
-export async function mapsPanel(dataset: string, sample: number, ctx: { model?: string }, params: URLSearchParams): Promise<HTMLElement> {
+export async function mapsPanel(dataset: string, sample: number, s: Row | undefined, infoSql: string, ctx: { model?: string }, params: URLSearchParams): Promise<HTMLElement> {
   const modelWhere = ctx.model ? ` AND model = ${lit(ctx.model)}` : '';
-  // SELECT *: image-only stores may lack the clip columns altogether.
-  const [info, cls, classText] = await Promise.all([
-    sql(`SELECT * FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${sample}`),
+  // `s` is the sample view's shared `SELECT *` row (infoSql): image-only stores may lack the clip columns.
+  const [cls, classText] = await Promise.all([
     sql(`SELECT max(greatest(pred, coalesce(label, -1))) + 1 AS classes FROM predictions WHERE dataset = ${lit(dataset)}${modelWhere}`),
     classNamer(dataset),
   ]);
-  const s = info.rows[0];
-  const sqls = [sqlBlock(info.sql), sqlBlock(cls.sql)];
+  const sqls = [sqlBlock(infoSql), sqlBlock(cls.sql)];
   if (!s) return panel('Maps', { testid: 'maps' }, note(`No sample ${sample} in dataset ${dataset}.`, 'maps-none'), ...sqls);
-  if (s.video_frames !== null && s.video_frames !== undefined) {
+  // Read before the clip check: isClipRow's type guard leaves `never` for a Row that is not a clip.
+  const label = num(s.label);
+  if (isClipRow(s)) {
     return panel('Maps', { testid: 'maps' }, note('A clip: its attribution maps are drawn by `neurolens render clip-attribution`, not by the server.', 'maps-clip'), ...sqls);
   }
-  const label = num(s.label);
   const classes = num(cls.rows[0]?.classes) ?? 0;
   const http = new Requests();
   const slots = SAMPLE_MAPS.map(() => new Slot());

@@ -4,14 +4,14 @@
  * (links to the unit view), and its nearest neighbours in a layer's codes (`embedding_neighbors`).
  */
 import { blobUrl, classNamer, lit, named, sql, type Row } from '../api.js';
-import { cell, errorBox, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
+import { cell, errorBox, fmt, guarded, h, note, num, panel, sqlBlock } from '../dom.js';
 import { context, href, type Route } from '../state.js';
 import { clipPanel } from './clips.js';
 import { mapsPanel } from './sample-maps.js';
 
 /** Top units per layer. */
-export const TOP_UNITS = 10;
-export const NEIGHBOURS = 10;
+const TOP_UNITS = 10;
+const NEIGHBOURS = 10;
 
 function sampleImage(opts: { alt: string; testid?: string; cls?: string }): HTMLImageElement {
   return h('img', { alt: opts.alt, 'data-testid': opts.testid, class: opts.cls ?? 'sample' });
@@ -51,7 +51,10 @@ export async function sampleView(root: HTMLElement, r: Route): Promise<void> {
   const clipP = h('div');
   mapsP.before(clipP);
 
-  const infoSql = `SELECT sample_id, uri, label, split FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${id}`;
+  // One read of the sample row for the info, clip and maps panels. SELECT *: image-only stores
+  // may lack the clip columns altogether, so the clip panel looks for them in the row.
+  const infoSql = `SELECT * FROM samples WHERE dataset = ${lit(dataset)} AND sample_id = ${id}`;
+  const infoQ = sql(infoSql);
   // The prediction of each model at its latest step with predictions for this dataset.
   const predSql = `SELECT p.model, p.step, p.pred, p.prob, p.label
 FROM predictions p
@@ -76,11 +79,11 @@ QUALIFY row_number() OVER (PARTITION BY a.model, a.layer ORDER BY a.max DESC, a.
 ORDER BY a.model, a.layer, a.max DESC, a.channel`;
 
   await Promise.all([
-    guarded(clipP, 'clip', () => clipPanel(dataset, id)),
-    guarded(mapsP, 'maps', () => mapsPanel(dataset, id, ctx, r.params)),
+    guarded(clipP, 'clip', async () => clipPanel(dataset, id, (await infoQ).rows[0], infoSql)),
+    guarded(mapsP, 'maps', async () => mapsPanel(dataset, id, (await infoQ).rows[0], infoSql, ctx, r.params)),
     guarded(infoP, 'sample', async () => {
       const labelText = await namer;
-      const [info, pred] = await Promise.all([sql(infoSql), sql(predSql)]);
+      const [info, pred] = await Promise.all([infoQ, sql(predSql)]);
       const s = info.rows[0];
       if (!s) return panel('Sample', { testid: 'sample', sql: info.sql }, errorBox(`no sample ${id} in dataset ${dataset}`));
       const img = sampleImage({ alt: `sample ${id} of ${dataset}`, testid: 'sample-img' });
@@ -92,7 +95,7 @@ ORDER BY a.model, a.layer, a.max DESC, a.channel`;
           'li',
           { 'data-testid': 'prediction', 'data-model': String(p.model), 'data-step': String(p.step), 'data-pred': String(p.pred), 'data-prob': String(p.prob) },
           h('strong', {}, labelText(p.pred)),
-          ` with probability ${Number(Number(p.prob).toPrecision(4))} (${p.model}, step ${p.step})`,
+          ` with probability ${fmt(num(p.prob))} (${p.model}, step ${p.step})`,
           s.label !== null && Number(s.label) >= 0 ? (Number(p.pred) === Number(s.label) ? ' ✓ correct' : ' ✗ wrong') : '',
         ),
       );
@@ -155,7 +158,7 @@ ORDER BY a.model, a.layer, a.max DESC, a.channel`;
           el: h(
             'li',
             { 'data-sample': nid, 'data-distance': String(n.distance) },
-            h('a', { href: href('sample', [dataset, nid], { layer }), title: `sample ${nid}, ${labelText(n.label)}, distance ${fmtD(n.distance)}` }, img, h('span', {}, `${nid} · ${labelText(n.label)} · ${fmtD(n.distance)}`)),
+            h('a', { href: href('sample', [dataset, nid], { layer }), title: `sample ${nid}, ${labelText(n.label)}, distance ${fmt(num(n.distance))}` }, img, h('span', {}, `${nid} · ${labelText(n.label)} · ${fmt(num(n.distance))}`)),
           ),
         };
       });
@@ -167,11 +170,6 @@ ORDER BY a.model, a.layer, a.max DESC, a.channel`;
       );
     }),
   ]);
-}
-
-function fmtD(v: unknown): string {
-  const n = Number(v);
-  return Number.isFinite(n) ? Number(n.toPrecision(3)).toString() : '';
 }
 
 function unitsTable(layer: string, step: number, rows: Row[], model?: string): HTMLElement {

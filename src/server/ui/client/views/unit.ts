@@ -4,7 +4,7 @@
  */
 import { ApiError, blobUrl, classNamer, named, queryString } from '../api.js';
 import { bars, lineChart } from '../charts.js';
-import { errorBox, guarded, h, note, num, panel, table } from '../dom.js';
+import { errorBox, fmt, guarded, h, note, num, panel, table } from '../dom.js';
 import { context, href, type Route } from '../state.js';
 import { topClipsPanel, unitSeesClips } from './clips.js';
 import { pivot } from './overview.js';
@@ -110,7 +110,7 @@ export async function unitView(root: HTMLElement, r: Route): Promise<void> {
       return panel(
         'Class selectivity',
         { testid: 'selectivity', sql: a.sql },
-        h('p', {}, 'Selectivity index ', h('strong', { 'data-testid': 'selectivity-index', 'data-value': String(row.selectivity ?? '') }, row.selectivity === null ? 'n/a' : Number(Number(row.selectivity).toPrecision(4)).toString()), ` (step ${row.step}); top class ${classText(row.top_class)}. Mean activation per class:`),
+        h('p', {}, 'Selectivity index ', h('strong', { 'data-testid': 'selectivity-index', 'data-value': String(row.selectivity ?? '') }, row.selectivity === null ? 'n/a' : fmt(num(row.selectivity))), ` (step ${row.step}); top class ${classText(row.top_class)}. Mean activation per class:`),
         bars(
           labels.map((l, i) => ({ label: classText(l), value: means[i]!, highlight: l === Number(row.top_class) })),
           { testid: 'selectivity-bars' },
