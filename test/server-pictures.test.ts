@@ -285,10 +285,19 @@ describe('pictures: concurrency', () => {
 
   it('close terminates the workers: a running render is answered 503, not left hanging', async () => {
     const s = await start({ pictureThreads: 1, pictureQueue: 0, pictureCacheDir: null });
-    const pending = get(s, '/api/pictures/actmax/conv1/0.png?steps=2048&seed=5&size=8');
+    const long = (seed: number) => get(s, `/api/pictures/actmax/conv1/0.png?steps=2048&seed=${seed}&size=8`);
+    let longSeed = 5;
+    let pending = long(longSeed);
     // With one thread and no queue, a distinct render is refused exactly while the long one is
-    // in flight: that is the signal that it runs (no sleeping).
+    // in flight: that is the signal that it runs (no sleeping). The two requests race to the
+    // server: when a probe got the thread first, the long one was refused (503) and is asked again.
     for (let seed = 1000; ; seed++) {
+      const settled = await Promise.race([pending, Promise.resolve(null)]);
+      if (settled) {
+        expect(settled.status).toBe(503);
+        pending = long(++longSeed);
+        continue;
+      }
       const probe = await get(s, `/api/pictures/actmax/conv1/1.png?steps=1&seed=${seed}&size=8`);
       if (probe.status === 503) break;
       expect(probe.status).toBe(200);

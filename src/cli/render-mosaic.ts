@@ -6,15 +6,16 @@
  * outlined (clipped to the image). `--crop cell`: whole images with the argmax cell outlined, as
  * the top-level `neurolens mosaic` draws them.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { BACKEND_CHOICES, setupBackend, type BackendChoice } from '../model/backend.js';
 import { neuronMosaic } from '../render/neuron-mosaic.js';
 import { rfMosaic } from '../render/rf-mosaic.js';
 import { Store } from '../storage/store.js';
-import { MODEL_NAME_HELP, intOption, modelNameOption } from './options.js';
+import { MODEL_NAME_HELP, choice, intOption, modelNameOption } from './options.js';
 import { writeOutput, type OutputSink } from './write-output.js';
 
-type CropMode = 'rf' | 'box' | 'cell';
+const CROP_MODES = ['rf', 'box', 'cell'] as const;
+type CropMode = (typeof CROP_MODES)[number];
 
 interface RenderMosaicCliOptions {
   layer: string;
@@ -33,11 +34,6 @@ interface RenderMosaicCliOptions {
   json?: boolean;
 }
 
-function parseCrop(v: string): CropMode {
-  if (v !== 'rf' && v !== 'box' && v !== 'cell') throw new InvalidArgumentError(`--crop: expected rf|box|cell, got '${v}'`);
-  return v;
-}
-
 export function registerRenderMosaic(render: Command, sink: OutputSink = process.stdout): void {
   render
     .command('mosaic')
@@ -45,7 +41,7 @@ export function registerRenderMosaic(render: Command, sink: OutputSink = process
     .requiredOption('--layer <name>', 'layer name')
     .requiredOption('--channel <n>', 'neuron (channel) index', intOption('--channel', 0))
     .requiredOption('--out <file>', 'PNG file to write')
-    .option('--crop <how>', 'rf: crop the receptive field of the argmax position | box: whole image, that receptive field outlined | cell: whole image, argmax cell of the output grid outlined', parseCrop, 'rf')
+    .option('--crop <how>', 'rf: crop the receptive field of the argmax position | box: whole image, that receptive field outlined | cell: whole image, argmax cell of the output grid outlined', choice('--crop', CROP_MODES), 'rf')
     .option('--step <n>', 'checkpoint step (default: the latest)', intOption('--step', 0))
     .option('--store <dir>', 'store directory', 'store')
     .option('--k <n>', 'samples to show', intOption('--k'), 16)

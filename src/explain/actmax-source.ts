@@ -11,13 +11,12 @@
  * A unit without statistics (layer not tapped, other step) or a dead unit (max <= 0) is not an
  * error: the objective is left unnormalized and `note` says why (it goes into the JSON sidecar).
  */
-import path from 'node:path';
 import { NeurolensError } from '../errors.js';
 import { loadModelDir, type LoadedModel } from '../model/io.js';
 import { runCheckpointDir } from '../model/run-checkpoint.js';
-import { listRunIds, readRun } from '../storage/runs.js';
 import { Store } from '../storage/store.js';
 import { IDENTITY_PREPROCESS, type Preprocess } from './actmax-objective.js';
+import { newestModelRun } from './input.js';
 
 export interface ActmaxSourceOptions {
   modelDir?: string;
@@ -54,23 +53,6 @@ export interface ActmaxSource {
   runId: string | null;
 }
 
-interface RunSpecLike {
-  file?: string;
-  dataset?: { name?: string };
-  model?: { name?: string; checkpoints?: string; input?: { height?: number; width?: number; scale?: number; mean?: number[]; std?: number[] } };
-}
-
-/** Newest run record of the store that describes a model (optionally named `model`, over `dataset`). */
-async function newestRun(storeDir: string, dataset?: string, model?: string): Promise<{ runId: string; spec: RunSpecLike }> {
-  for (const id of (await listRunIds(storeDir)).reverse()) {
-    const spec = (await readRun(storeDir, id)).spec as RunSpecLike | undefined;
-    if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset) || (model !== undefined && spec.model.name !== model)) continue;
-    return { runId: id, spec };
-  }
-  const which = `${model === undefined ? ' a model' : ` model '${model}'`}${dataset === undefined ? '' : ` over dataset '${dataset}'`}`;
-  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(storeDir, 'runs')} describes${which}; run a pipeline first or give --model-dir DIR`);
-}
-
 /** The unit's max over the dataset from neuron_stats, or null with the reason. */
 async function datasetMax(storeDir: string, model: string, step: number | null, o: ActmaxSourceOptions): Promise<Normalization> {
   const base = { datasetMax: null, dataset: o.dataset ?? null, model, step };
@@ -102,7 +84,8 @@ async function datasetMax(storeDir: string, model: string, step: number | null, 
 /** Loads the model and reads what actmax needs from the store; the caller disposes `loaded.model`. */
 export async function openActmaxSource(o: ActmaxSourceOptions): Promise<ActmaxSource> {
   if (!o.modelDir && !o.store) throw new NeurolensError('BAD_SPEC', 'give --model-dir DIR or --store DIR (with --step S)');
-  const run = o.store ? await newestRun(o.store, o.dataset, o.model) : null;
+  // actmax draws no input, so the hint leaves out input.ts's --image FILE.
+  const run = o.store ? await newestModelRun(o.store, o.dataset, o.model, 'run a pipeline first or give --model-dir DIR') : null;
   const dir = o.modelDir ?? (await runCheckpointDir(o.store!, run!.runId, o.step)).dir;
   const loaded = await loadModelDir(dir);
   try {

@@ -53,15 +53,23 @@ export interface ExplainModel {
   dispose(): void;
 }
 
-/** Newest run record of a store with a model (of that name, and over the dataset, when given). */
-export async function newestModelRun(store: string, dataset?: string, model?: string): Promise<{ runId: string; spec: RunSpecLike }> {
+/**
+ * Newest run record of a store with a model (of that name, and over the dataset, when given).
+ * `hint` ends the NOT_FOUND message: what else the calling command accepts instead of a store run.
+ */
+export async function newestModelRun(
+  store: string,
+  dataset?: string,
+  model?: string,
+  hint = 'run a pipeline first, or give --model-dir DIR and --image FILE',
+): Promise<{ runId: string; spec: RunSpecLike }> {
   for (const id of (await listRunIds(store)).reverse()) {
     const spec = (await readRun(store, id)).spec as RunSpecLike | undefined;
     if (!spec?.model?.name || (dataset !== undefined && spec.dataset?.name !== dataset) || (model !== undefined && spec.model.name !== model)) continue;
     return { runId: id, spec };
   }
   const which = `${model === undefined ? ' a model' : ` model '${model}'`}${dataset === undefined ? '' : ` over dataset '${dataset}'`}`;
-  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(store, 'runs')} describes${which}; run a pipeline first, or give --model-dir DIR and --image FILE`);
+  throw new NeurolensError('NOT_FOUND', `no run record in ${path.join(store, 'runs')} describes${which}; ${hint}`);
 }
 
 /** Loads the model (LayersModel) and the preprocessing; the caller disposes. */

@@ -107,9 +107,10 @@ export function defaultInferWorkers(): number {
 let ensured: Promise<BackendInfo> | undefined;
 
 /**
- * For a long-lived process that loads a model now and then (the server: receptive fields of
- * tiles and clip strips): 'auto' is set up once, at the first need; a failure is retried the next
- * time instead of being remembered.
+ * For code that loads a model now and then (receptive fields in rf-mosaic and clip-topk, used by
+ * the CLI and the server; the picture worker): a backend already set up, whatever was requested,
+ * is kept (setupBackend('auto') returns the active one); otherwise 'auto' is set up once, at the
+ * first need. A failure is retried the next time instead of being remembered.
  */
 export function ensureBackend(): Promise<BackendInfo> {
   ensured ??= setupBackend('auto').catch((e: unknown) => {

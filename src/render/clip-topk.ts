@@ -7,6 +7,7 @@
  * (y, x). With `motion`, the clip's motion channels as the model saw them (flow in px/frame).
  */
 import { NeurolensError } from '../errors.js';
+import { ensureBackend } from '../model/backend.js';
 import { loadModelDir } from '../model/io.js';
 import { receptiveField, rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
 import { rfFrames, timeOf, type FrameRange, type TimeField } from '../model/receptive-field-time.js';
@@ -54,7 +55,9 @@ export interface ClipTopk {
   items: ClipItem[];
 }
 
+/** As rf-mosaic's layerField: an active backend is kept, otherwise 'auto' is set up at this first need. */
 async function layerField(modelDir: string, layer: string): Promise<ReceptiveField> {
+  await ensureBackend();
   const loaded = await loadModelDir(modelDir);
   try {
     return receptiveField(loaded.model, layer);

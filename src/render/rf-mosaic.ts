@@ -8,6 +8,7 @@
  * pattern at their true place: crops are never shifted or wrapped to stay inside the image.
  */
 import { NeurolensError } from '../errors.js';
+import { ensureBackend } from '../model/backend.js';
 import { loadModelDir } from '../model/io.js';
 import { closeMatches } from '../model/layers.js';
 import { receptiveField, rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
@@ -72,13 +73,41 @@ export function cropWithPadding(img: Image8, box: Pick<RfBox, 'top' | 'left' | '
   return { width, height, channels: ch, data };
 }
 
-/** The receptive field of a layer of the checkpoint in `modelDir` (the model is loaded and disposed). */
+/**
+ * The receptive field of a layer of the checkpoint in `modelDir` (the model is loaded and disposed).
+ * Loading needs a tfjs backend: one already set up (the CLI's --backend) is kept, otherwise
+ * 'auto' is set up here, so a long-lived caller (the server) need not do it before every use.
+ */
 export async function layerField(modelDir: string, layer: string, inputShape: number[]): Promise<ReceptiveField> {
+  await ensureBackend();
   const loaded = await loadModelDir(modelDir);
   try {
     return receptiveField(loaded.model, layer, { inputShape });
   } finally {
     loaded.model.dispose();
+  }
+}
+
+/** A top-1 argmax position to check against a layer's grid; `unit` is named in the error when given. */
+export interface ArgmaxAt {
+  sampleId: number;
+  y: number;
+  x: number;
+  unit?: number;
+}
+
+/**
+ * Throws BAD_MODEL for the first position outside the layer's output grid: the store's topk was
+ * written by another model than the one in `modelDir`. Global layers (one box for all) have no grid.
+ */
+export function checkArgmaxInGrid(positions: Iterable<ArgmaxAt>, field: ReceptiveField, layer: string, modelDir: string): void {
+  const grid = field.output;
+  if (field.global || !grid) return;
+  for (const p of positions) {
+    if (p.y >= grid[0] || p.x >= grid[1]) {
+      const unit = p.unit === undefined ? '' : ` of unit ${p.unit}`;
+      throw new NeurolensError('BAD_MODEL', `sample ${p.sampleId}: argmax (${p.y}, ${p.x})${unit} lies outside layer '${layer}' grid ${grid[0]}x${grid[1]} of model ${modelDir}: the store and the model do not match`);
+    }
   }
 }
 
@@ -105,13 +134,12 @@ export async function rfMosaic(store: Store, o: RfMosaicOptions): Promise<RfMosa
   const pre = run.model.input;
   const modelDir = o.modelDir ?? (await runCheckpoint(run, step)).dir;
   const field = await layerField(modelDir, o.layer, [pre.height, pre.width, pre.channels]);
-  const grid = field.output;
-  if (!field.global && grid) {
-    const bad = rows.find((r) => r.argmax.y >= grid[0] || r.argmax.x >= grid[1]);
-    if (bad) {
-      throw new NeurolensError('BAD_MODEL', `sample ${bad.sampleId}: argmax (${bad.argmax.y}, ${bad.argmax.x}) lies outside layer '${o.layer}' grid ${grid[0]}x${grid[1]} of model ${modelDir}: the store and the model do not match`);
-    }
-  }
+  checkArgmaxInGrid(
+    rows.map((r) => ({ sampleId: r.sampleId, y: r.argmax.y, x: r.argmax.x })),
+    field,
+    o.layer,
+    modelDir,
+  );
   const source = await runSource(run);
   const input = { height: pre.height, width: pre.width };
   const cell = checkerCell(field);

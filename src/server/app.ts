@@ -37,7 +37,6 @@ import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { mountClips } from './clips.js';
 import { mountDatasets } from './datasets.js';
 import { mosaicCrop, mosaicOptions } from './mosaic-params.js';
-import { ensureBackend } from '../model/backend.js';
 import { rfMosaic } from '../render/rf-mosaic.js';
 import type { SampleImages } from './samples.js';
 import type { StoreWatch } from './store-watch.js';
@@ -172,8 +171,6 @@ export function createApp(deps: AppDeps): Hono {
         const m = await neuronMosaic(deps.store, opts);
         return pictureAnswer(m.png, 'image/png', m.rows.length, { 'X-Neurolens-Crop': crop });
       }
-      // The receptive field is computed from the checkpoint's model: a backend is set up at the first need.
-      await ensureBackend();
       const m = await rfMosaic(deps.store, { ...opts, crop });
       return pictureAnswer(m.png, 'image/png', m.rows.length, { 'X-Neurolens-Crop': crop, 'X-Neurolens-Receptive-Field': `${m.field.size[0]}x${m.field.size[1]}` });
     });

@@ -23,7 +23,6 @@ import type { Context, Hono } from 'hono';
 import { cachedPicture, pictureAnswer } from './cached-picture.js';
 import { checkKnown, flagParam, intParam } from './params.js';
 import { NeurolensError } from '../errors.js';
-import { ensureBackend } from '../model/backend.js';
 import { writeAnimation } from '../render/animation.js';
 import { RgbCanvas, type Image8 } from '../render/canvas.js';
 import { figureScales, motionCell, type ClipMotion } from '../render/clip-cells.js';
@@ -43,21 +42,13 @@ import { HttpError } from './http-errors.js';
 type ClipDeps = Pick<AppDeps, 'store' | 'executor' | 'watch' | 'cache'>;
 
 /** Bounds: a picture reads every frame of every clip it shows. */
-export const CLIP_LIMITS = { height: 512, k: 32, cell: 256 };
-
-
-// ---------- parameters ----------
-
-
-
+const CLIP_LIMITS = { height: 512, k: 32, cell: 256 };
 
 /** The sample id of a path segment: digits only, else the route does not exist (as for .png). */
 function sampleIdParam(text: string, want: string): number {
   if (!/^\d{1,9}$/.test(text)) throw new HttpError(404, 'NOT_FOUND', `expected ${want} with a numeric sample id, got '${text}'`);
   return Number(text);
 }
-
-// ---------- the clip of a sample ----------
 
 /** The newest run of a video dataset, or the source kind of an image dataset. */
 async function openVideoRun(storeDir: string, dataset: string): Promise<ClipRun | { imageKind: string }> {
@@ -95,7 +86,7 @@ class ClipRuns {
 }
 
 /** Frames per second of a clip played in real time: the stream's rate over the stride. */
-export function clipFps(source: VideoSource, sampleId: number, stride: number): number {
+function clipFps(source: VideoSource, sampleId: number, stride: number): number {
   const probe = source.videos[Math.floor(sampleId / source.plan.count)]?.probe;
   const stream = source.fps ?? (probe?.ok ? probe.info.fps : undefined);
   if (!stream || !(stream > 0)) throw new NeurolensError('BAD_INPUT', `sample ${sampleId}: the frame rate of its video is unknown`);
@@ -112,7 +103,7 @@ function scaleFrames(frames: Image8[], height: number | undefined): Image8[] {
  * The frames side by side, no gaps (a strip is T x the frame width), and with motion a second
  * row of the motion channels drawn with one scale for the whole clip (clip-cells.ts).
  */
-export function stripImage(frames: Image8[], motion?: ClipMotion): Image8 {
+function stripImage(frames: Image8[], motion?: ClipMotion): Image8 {
   const { width: w, height: h } = frames[0]!;
   const canvas = new RgbCanvas(w * frames.length, motion ? 2 * h : h);
   const item = { frames, ...(motion ? { motion } : {}) };
@@ -175,9 +166,6 @@ async function gifPicture(r: ClipRequest): Promise<CachedAnswer> {
   }
 }
 
-
-// ---------- a unit's top-k clips ----------
-
 const CLIPS_PARAMS = ['step', 'k', 'dataset', 'model', 'flow', 'cell'];
 
 function clipsOptions(layer: string, channel: string, q: Record<string, string>) {
@@ -196,8 +184,6 @@ function clipsOptions(layer: string, channel: string, q: Record<string, string>)
 }
 
 async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOptions>): Promise<CachedAnswer> {
-  // The receptive field needs the model loaded: a tfjs backend, set up at the first need.
-  await ensureBackend();
   let t;
   try {
     t = await clipTopk(deps.store, o);
@@ -214,10 +200,6 @@ async function topkClipsPicture(deps: ClipDeps, o: ReturnType<typeof clipsOption
     'X-Neurolens-Model': t.model,
   });
 }
-
-// ---------- routes ----------
-
-
 
 export function mountClips(app: Hono, deps: ClipDeps): void {
   const runs = new ClipRuns(deps.store.dir);

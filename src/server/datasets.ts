@@ -24,7 +24,7 @@ interface RawSpec {
   model?: { name?: unknown };
 }
 
-export async function readDatasets(storeDir: string): Promise<DatasetInfo[]> {
+async function readDatasets(storeDir: string): Promise<DatasetInfo[]> {
   const byName = new Map<string, DatasetInfo>();
   // Run ids sort by time: the newest last, so its spec overrides the older ones.
   for (const id of await listRunIds(storeDir)) {

@@ -12,7 +12,7 @@ export const MOSAIC_LIMITS = { k: 64, tile: 512, columns: 64 };
 
 const KNOWN = ['step', 'k', 'dataset', 'model', 'tile', 'columns', 'crop'];
 
-export const MOSAIC_CROPS = ['cell', 'box', 'rf'] as const;
+const MOSAIC_CROPS = ['cell', 'box', 'rf'] as const;
 export type MosaicCrop = (typeof MOSAIC_CROPS)[number];
 
 export function mosaicCrop(v: string | undefined): MosaicCrop {

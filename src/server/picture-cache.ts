@@ -23,6 +23,7 @@ import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { writeFileAtomic } from '../storage/atomic.js';
+import { ByteLru } from './cache.js';
 
 export interface PictureEntry {
   png: Buffer;
@@ -56,51 +57,15 @@ function sizeOf(e: PictureEntry): number {
   return e.png.byteLength + JSON.stringify(e.info).length * 2 + 256;
 }
 
-/** Least recently used first out; entries over a quarter of the budget are not kept. */
-class MemoryLru {
-  private readonly map = new Map<string, PictureEntry>();
-  private bytes = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  get(key: string): PictureEntry | undefined {
-    const hit = this.map.get(key);
-    if (hit) {
-      // Map iteration is insertion order: re-inserting makes this the most recent.
-      this.map.delete(key);
-      this.map.set(key, hit);
-    }
-    return hit;
-  }
-
-  set(key: string, e: PictureEntry): void {
-    const size = sizeOf(e);
-    if (size > this.maxBytes / 4) return;
-    this.delete(key);
-    this.map.set(key, e);
-    this.bytes += size;
-    for (const [k] of this.map) {
-      if (this.bytes <= this.maxBytes) break;
-      this.delete(k);
-    }
-  }
-
-  delete(key: string): void {
-    const old = this.map.get(key);
-    if (!old) return;
-    this.map.delete(key);
-    this.bytes -= sizeOf(old);
-  }
-}
-
 export class PictureCache {
-  private readonly memory: MemoryLru;
+  /** Least recently used first out; entries over a quarter of the budget are not kept. */
+  private readonly memory: ByteLru<PictureEntry>;
   /** null: memory-only (no directory, or it could not be written). */
   private dir: string | null;
   private ready: Promise<void> | undefined;
 
   constructor(dir: string | null, memoryBytes = DEFAULT_PICTURE_MEMORY_BYTES) {
-    this.memory = new MemoryLru(memoryBytes);
+    this.memory = new ByteLru(memoryBytes, sizeOf);
     this.dir = dir === null ? null : path.resolve(dir);
   }
 

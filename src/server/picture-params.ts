@@ -9,9 +9,9 @@ import { ACTMAX_DEFAULTS } from '../explain/actmax-settings.js';
 import { METHODS, type MethodName } from '../explain/explain.js';
 import { parseNeuron, type NeuronReduce } from '../explain/target.js';
 
-export const PICTURE_LIMITS = { size: 512, minSize: 8, steps: 2048, seed: 0xffffffff };
+const PICTURE_LIMITS = { size: 512, minSize: 8, steps: 2048, seed: 0xffffffff };
 /** Longest side of the PNG box when `size` is not given (the CLI's attribution default). */
-export const DEFAULT_SIZE = 224;
+const DEFAULT_SIZE = 224;
 
 export type PictureFormat = 'png' | 'json';
 
@@ -52,8 +52,6 @@ export interface ParsedPicture {
 function bad(what: string, message: string): never {
   throw new NeurolensError('BAD_QUERY', `${what}: ${message}`);
 }
-
-
 
 /** `<id>.png` / `<id>.json` of the last path segment. */
 function fileOf(what: string, name: string, file: string): { id: number; format: PictureFormat } {

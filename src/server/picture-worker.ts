@@ -14,7 +14,7 @@ import { explain, renderExplanation, type MethodOptions } from '../explain/expla
 import { loadSampleInput, openExplainModel, type ExplainInput, type ExplainModel } from '../explain/input.js';
 import { baselineFor } from '../explain/integrated-gradients.js';
 import type { Target } from '../explain/target.js';
-import { setupBackend } from '../model/backend.js';
+import { ensureBackend } from '../model/backend.js';
 import { tfc } from '../model/tf.js';
 import { NeurolensError } from '../errors.js';
 import { workerEntry } from '../workers/pool.js';
@@ -47,7 +47,6 @@ class ModelLru {
 }
 
 const models = new ModelLru();
-let backend: Promise<unknown> | undefined;
 
 async function actmaxJob(j: ActmaxJob): Promise<Omit<PictureResult, 'renderMs'>> {
   const { png, sidecar } = await renderActmax({
@@ -102,7 +101,7 @@ async function attributionJob(j: AttributionJob): Promise<Omit<PictureResult, 'r
 }
 
 export default workerEntry<PictureJob, PictureResult>(async (job) => {
-  await (backend ??= setupBackend('auto'));
+  await ensureBackend();
   const t0 = performance.now();
   const r = job.kind === 'actmax' ? await actmaxJob(job) : await attributionJob(job);
   const png = new Uint8Array(r.png.buffer, r.png.byteOffset, r.png.byteLength);

@@ -35,7 +35,7 @@ import { actmaxRequest, attributionRequest, type ParsedPicture, type PictureRequ
 import type { PictureJob, PictureResult } from './picture-protocol.js';
 
 /** Bump when rendering changes what a picture looks like: every cached picture is then stale. */
-export const PICTURE_CODE_VERSION = 1;
+const PICTURE_CODE_VERSION = 1;
 
 export interface PictureServiceOptions {
   /** Worker threads rendering pictures (default 1). */
@@ -55,7 +55,7 @@ export interface PictureAnswer {
 }
 
 /** Too many renders running or waiting: 503 with Retry-After. */
-export class QueueFullError extends Error {
+class QueueFullError extends Error {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,

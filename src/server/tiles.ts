@@ -18,8 +18,7 @@ import { closeMatches } from '../model/layers.js';
 import { rfBox, type ReceptiveField, type RfBox } from '../model/receptive-field.js';
 import { RgbCanvas, fitImage, type Rgb } from '../render/canvas.js';
 import { MOSAIC_COLORS } from '../render/mosaic.js';
-import { ensureBackend } from '../model/backend.js';
-import { checkerCell, cropWithPadding, layerField } from '../render/rf-mosaic.js';
+import { checkArgmaxInGrid, checkerCell, cropWithPadding, layerField } from '../render/rf-mosaic.js';
 import { modelView, runSource } from '../render/render-input.js';
 import { findRunSpec, runCheckpoint, type RunSpecRecord } from '../render/run-model.js';
 import type { Source } from '../sources/types.js';
@@ -28,7 +27,7 @@ import type { Store } from '../storage/index.js';
 import type { AppDeps } from './app.js';
 import { AnswerCache } from './cache.js';
 
-export const TILES_LIMITS = { units: 256, defaultUnits: 128, tileMin: 16, tileMax: 256, tile: 64, columns: 16 };
+const TILES_LIMITS = { units: 256, defaultUnits: 128, tileMin: 16, tileMax: 256, tile: 64, columns: 16 };
 
 /** Dead units and units without a top-1 sample: one flat grey (the mosaic's empty-tile grey). */
 export const EMPTY_TILE: Rgb = MOSAIC_COLORS.tile;
@@ -69,7 +68,6 @@ export interface TilesLayout {
   model: string;
   units: TileUnit[];
 }
-
 
 export function tilesRequest(layer: string, q: Record<string, string>): TilesRequest {
   checkKnown('tiles', q, KNOWN);
@@ -212,8 +210,6 @@ async function drawTiles(store: Store, memo: RenderMemo, at: LayerAt, layer: str
     const run = await findRunSpec(store.dir, { dataset: at.dataset, model: at.model });
     const pre = run.model.input;
     const { dir } = await runCheckpoint(run, at.step);
-    // The receptive field is computed from the loaded model: the server sets a backend up at the first need.
-    await ensureBackend();
     const field = await memo.field(dir, layer, [pre.height, pre.width, pre.channels]);
     const source = await memo.source(run);
     const input = { height: pre.height, width: pre.width };
@@ -240,10 +236,8 @@ async function drawTiles(store: Store, memo: RenderMemo, at: LayerAt, layer: str
 /** The input box of unit r's top-1: the argmax position's field; for global layers the one box they all see. */
 function cropBox(field: ReceptiveField, r: TopOne, input: { height: number; width: number }, layer: string, modelDir: string): RfBox {
   if (field.global) return rfBox(field, 0, 0, input);
-  const grid = field.output;
-  if (grid && (r.argmax_y! >= grid[0] || r.argmax_x! >= grid[1])) {
-    throw new NeurolensError('BAD_MODEL', `sample ${r.sample_id}: argmax (${r.argmax_y}, ${r.argmax_x}) of unit ${r.channel} lies outside layer '${layer}' grid ${grid[0]}x${grid[1]} of model ${modelDir}: the store and the model do not match`);
-  }
+  // Checked per unit as it is drawn, so the first bad unit in drawing order is the one named.
+  checkArgmaxInGrid([{ sampleId: r.sample_id!, y: r.argmax_y!, x: r.argmax_x!, unit: r.channel }], field, layer, modelDir);
   return rfBox(field, r.argmax_y!, r.argmax_x!, input);
 }
 
@@ -269,8 +263,6 @@ async function renderLayerTiles(store: Store, memo: RenderMemo, o: TilesRequest)
   const units = rows.map((r) => ({ channel: r.channel, sample_id: shows(r) ? r.sample_id : null, value: r.value === null ? null : float32Text(r.value) }));
   return { png, layout: { tile: o.tile, columns, ...range, step: at.step, dataset: at.dataset, model: at.model, units } };
 }
-
-
 
 export function mountTiles(app: Hono, deps: AppDeps): void {
   const { store } = deps;
