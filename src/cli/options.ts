@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { NeurolensError } from '../errors.js';
+import { BACKEND_CHOICES } from '../model/backend.js';
 
 /** Commander parser for a positive integer option, with the option named in the error. */
 export function intOption(name: string, min = 1) {
@@ -19,6 +20,27 @@ export function numberOption(name: string, ok: (v: number) => boolean = () => tr
     if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${name}: expected ${what}, got '${v}'`);
     return n;
   };
+}
+
+/** Commander parser for a fraction in [0, 1] (a rate or share), e.g. `--max-error-rate 0.05`. */
+export function fraction(name: string) {
+  return numberOption(name, (v) => v >= 0 && v <= 1, 'a fraction between 0 and 1');
+}
+
+/**
+ * The options `neurolens run` and `neurolens watch` share, declared once so both parse them alike:
+ * --limit, --workers, --decode-workers, --backend (default auto), --store, --max-error-rate.
+ * `perRun`: the command starts several runs (watch), so the worker counts say "per run".
+ */
+export function addRunOptions(cmd: Command, o: { perRun?: boolean } = {}): Command {
+  const per = o.perRun ? ' per run' : '';
+  return cmd
+    .option('--limit <n>', 'only the first N samples', intOption('--limit'))
+    .option('--workers <n>', `inference workers${per} (default: cores)`, intOption('--workers'))
+    .option('--decode-workers <n>', `decode workers${per}`, intOption('--decode-workers'))
+    .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--store <dir>', "override the spec's store directory")
+    .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', fraction('--max-error-rate'));
 }
 
 /** Commander parser for a comma-separated list of finite numbers, each accepted by `ok`. */

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { NeurolensError } from '../errors.js';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import type { BackendChoice } from '../model/backend.js';
 import { defaultProgressMode } from '../pipeline/progress.js';
 import { runPipeline, type RunSummary } from '../pipeline/runner.js';
 import { loadSpec } from '../pipeline/spec.js';
-import { intOption, parseShardOption } from './options.js';
+import { addRunOptions, intOption, parseShardOption } from './options.js';
 import { resolveAutoShard } from '../queue/shard-auto.js';
 import { runQueued } from './queue-run.js';
 
@@ -24,28 +23,21 @@ export function printRunSummary(s: RunSummary): void {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description('stream a dataset through every checkpoint of a model into the Parquet store')
     .argument('<pipeline>', 'pipeline spec (YAML), e.g. pipelines/fashion-mnist.yaml')
-    .option('--checkpoints <glob>', "override the spec's checkpoint glob")
-    .option('--limit <n>', 'only the first N samples', intOption('--limit'))
-    .option('--workers <n>', 'inference workers (default: cores)', intOption('--workers'))
-    .option('--decode-workers <n>', 'decode workers', intOption('--decode-workers'))
-    .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
-    .option('--store <dir>', "override the spec's store directory")
+    .option('--checkpoints <glob>', "override the spec's checkpoint glob");
+  // --limit, --workers, --decode-workers, --backend, --store, --max-error-rate: shared with `watch`.
+  addRunOptions(cmd)
     .option('--no-resume', 're-run shards that are already committed')
     .option('--shard <i/N|auto>', 'static sharding: run shards s with s mod N == i (then `neurolens finalize`); auto: i from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseShardOrAuto)
     .option('--shard-count <n>', 'N for --shard auto (default: NEUROLENS_SHARD_COUNT or SLURM_ARRAY_TASK_COUNT)', intOption('--shard-count'))
     .option('--queue <url>', 'scale-out: enqueue the run on BullMQ at redis://host:port[/db] for `neurolens worker`s instead of running it here')
     .option('--detach', 'with --queue: return once the run is enqueued instead of waiting for it')
     .option('--attempts <n>', 'with --queue: attempts per shard job before it is recorded as failed (default 3)', intOption('--attempts'))
-    .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', parseFloat)
     .option('--json', 'machine-readable summary on stdout, NDJSON progress on stderr')
     .action(async (file: string, o: { checkpoints?: string; limit?: number; workers?: number; decodeWorkers?: number; backend: BackendChoice; store?: string; resume: boolean; shard?: { index: number; count: number } | 'auto'; shardCount?: number; queue?: string; detach?: boolean; attempts?: number; maxErrorRate?: number; json?: boolean }) => {
-      if (o.maxErrorRate !== undefined && !(o.maxErrorRate >= 0 && o.maxErrorRate <= 1)) {
-        throw new NeurolensError('BAD_SPEC', `--max-error-rate: expected a fraction between 0 and 1, got ${o.maxErrorRate}`);
-      }
       const shard = o.shard === 'auto' ? resolveAutoShard(process.env, o.shardCount) : o.shard;
       const loaded = await loadSpec(file);
       if (o.queue) {

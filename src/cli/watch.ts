@@ -7,10 +7,10 @@
  */
 import type { Command } from 'commander';
 import { NeurolensError, errorMessage, isNeurolensError } from '../errors.js';
-import { BACKEND_CHOICES, type BackendChoice } from '../model/backend.js';
+import type { BackendChoice } from '../model/backend.js';
 import { defaultProgressMode } from '../pipeline/progress.js';
 import { Reporter, Watcher, parseDuration } from '../watch/index.js';
-import { intOption } from './options.js';
+import { addRunOptions } from './options.js';
 
 interface WatchCliOptions {
   queue?: string;
@@ -45,7 +45,7 @@ function webhookUrl(v: string): string {
 const flush = () => Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
 
 export function registerWatch(program: Command): void {
-  program
+  const cmd = program
     .command('watch')
     .description("analyse each new complete checkpoint of a training run once, on a schedule (runs never overlap; one watch per store and spec)")
     .argument('<pipeline>', 'pipeline spec (YAML)')
@@ -56,19 +56,12 @@ export function registerWatch(program: Command): void {
     .option('--settle <duration>', 'a directory must be unchanged this long to count as written (default: min(period, 5s))')
     .option('--checkpoints <glob>', "override the spec's checkpoint glob (relative to the spec's directory, as in run)")
     .option('--webhook <url>', 'POST each checkpoint and error event (JSON) to this URL; failures are logged, never fatal')
-    .option('--json', 'NDJSON events on stdout')
-    .option('--store <dir>', "override the spec's store directory")
-    .option('--limit <n>', 'only the first N samples', intOption('--limit'))
-    .option('--workers <n>', 'inference workers per run (default: cores)', intOption('--workers'))
-    .option('--decode-workers <n>', 'decode workers per run', intOption('--decode-workers'))
-    .option('--backend <name>', `${BACKEND_CHOICES.join('|')}`, 'auto')
+    .option('--json', 'NDJSON events on stdout');
+  // --store, --limit, --workers, --decode-workers, --backend, --max-error-rate: shared with `run`.
+  addRunOptions(cmd, { perRun: true })
     .option('--queue <url>', 'redis://host:port[/db]: send each checkpoint to BullMQ workers (neurolens worker) instead of running it here')
-    .option('--max-error-rate <r>', 'stop when more than this fraction of samples fail (default: spec, 0.01)', parseFloat)
     .action(async (file: string, o: WatchCliOptions) => {
       if (o.every !== undefined && o.cron !== undefined) throw new NeurolensError('BAD_SPEC', '--every and --cron: give one schedule, not both');
-      if (o.maxErrorRate !== undefined && !(o.maxErrorRate >= 0 && o.maxErrorRate <= 1)) {
-        throw new NeurolensError('BAD_SPEC', `--max-error-rate: expected a fraction between 0 and 1, got ${o.maxErrorRate}`);
-      }
       const everyMs = o.cron === undefined ? parseDuration(o.every ?? '30s', '--every') : undefined;
       const timeoutMs = o.timeout !== undefined ? parseDuration(o.timeout, '--timeout') : undefined;
       const settleMs = o.settle !== undefined ? parseDuration(o.settle, '--settle') : undefined;

@@ -98,13 +98,29 @@ export async function saveModelDir(model: tfl.LayersModel, dir: string, extra: S
   }
 }
 
+/** Bytes per element of the dtypes tfjs writes (tfjs-core io types). */
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 
-/** Bytes a weight occupies in the shard, or null when it cannot be known from the spec (strings). */
-function specBytes(w: WeightsManifestEntry): number | null {
-  const n = w.shape.reduce((a, b) => a * b, 1);
-  const dt = w.quantization?.dtype ?? w.dtype;
-  return DTYPE_BYTES[dt] === undefined ? null : n * DTYPE_BYTES[dt];
+/**
+ * A weight spec as found in a model.json that may not be valid yet: the watch's completeness
+ * check (src/watch/complete.ts) reads manifests that are still being written or are not models.
+ */
+export interface WeightSpecLike {
+  shape?: unknown;
+  dtype?: string;
+  quantization?: { dtype?: string };
+}
+
+/**
+ * Bytes a weight occupies in the shard (the quantized dtype when quantized), or null when it
+ * cannot be known from the spec (string tensors, unknown dtypes, no shape list). The one rule
+ * for both the loader and the watch's completeness check, so they cannot disagree.
+ */
+export function specBytes(w: WeightSpecLike | WeightsManifestEntry | null | undefined): number | null {
+  if (!Array.isArray(w?.shape)) return null;
+  const n = (w.shape as number[]).reduce((a, b) => a * b, 1);
+  const per = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype ?? ''];
+  return per === undefined ? null : n * per;
 }
 
 function badModel(msg: string, cause?: unknown): NeurolensError {

@@ -71,38 +71,45 @@ async function checkExists(c: RunCheckpoint): Promise<RunCheckpoint> {
 export async function runCheckpointDir(storeDir: string, runId: string, step?: number): Promise<RunCheckpoint> {
   const first = await readRun(storeDir, runId);
   const spec = (first.spec ?? {}) as SpecLike;
-  const runs: [string, RunRecord][] = [[runId, first]];
-  if (step !== undefined) {
-    for (const id of (await listRunIds(storeDir)).reverse()) {
-      if (id === runId) continue;
-      const r = await readRun(storeDir, id).catch(() => null);
-      const s = (r?.spec ?? {}) as SpecLike;
-      if (r && s.dataset?.name === spec.dataset?.name && s.model?.name === spec.model?.name) runs.push([id, r]);
-    }
-  }
   const steps = new Set<number>();
   let globError: unknown = null;
-  for (const [id, record] of runs) {
+  /** The checkpoint run `id` read at `step` (its latest without a step), else null after noting its steps. */
+  const lookup = async (id: string, record: RunRecord): Promise<RunCheckpoint | null> => {
     const listed = recordedCheckpoints(record);
     let candidates: RunCheckpoint[];
     if (listed) {
       candidates = listed.map((c) => ({ step: c.step, dir: c.dir, runId: id, from: 'record' as const }));
     } else {
       const g = recordedGlob((record.spec ?? {}) as SpecLike);
-      if (!g) continue;
+      if (!g) return null;
       try {
         candidates = (await listCheckpoints(g.glob, g.baseDir)).map((c) => ({ step: c.step, dir: c.dir, runId: id, from: 'glob' as const }));
       } catch (e) {
         if (!(e instanceof NeurolensError && e.code === 'NOT_FOUND')) throw e;
         globError ??= e;
-        continue;
+        return null;
       }
     }
-    if (candidates.length === 0) continue;
+    if (candidates.length === 0) return null;
     if (step === undefined) return checkExists(candidates[candidates.length - 1]!);
     const hit = candidates.find((c) => c.step === step);
     if (hit) return checkExists(hit);
     for (const c of candidates) steps.add(c.step);
+    return null;
+  };
+  const own = await lookup(runId, first);
+  if (own) return own;
+  // Usually the asked run read the step: the store's other records are listed and read only on
+  // a miss, one at a time (newest first), up to the first run that read it.
+  if (step !== undefined) {
+    for (const id of (await listRunIds(storeDir)).reverse()) {
+      if (id === runId) continue;
+      const r = await readRun(storeDir, id).catch(() => null);
+      const s = (r?.spec ?? {}) as SpecLike;
+      if (!r || s.dataset?.name !== spec.dataset?.name || s.model?.name !== spec.model?.name) continue;
+      const hit = await lookup(id, r);
+      if (hit) return hit;
+    }
   }
   if (steps.size === 0) {
     if (globError) throw new NeurolensError('NOT_FOUND', `run ${runId}: ${errorMessage(globError)}; give --model-dir DIR`, { cause: globError });

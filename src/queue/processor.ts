@@ -58,7 +58,15 @@ function thread(): Promise<ThreadState> {
   return state;
 }
 
-async function runOf(t: ThreadState, runKey: string): Promise<{ ctx: RunContext; source: Source }> {
+/**
+ * The context (and open source) of a job's run. A submission stores a new context under a new
+ * runId, and the context of a runId never changes, so a cached entry of the job's runId is
+ * current: Redis is read (and the context parsed) only on a miss, not for every shard job.
+ */
+async function runOf(t: ThreadState, data: JobData): Promise<{ ctx: RunContext; source: Source }> {
+  const { runKey } = data;
+  const hit = t.runs.get(runKey);
+  if (hit && hit.ctx.runId === data.runId) return hit;
   const text = await t.redis.get(RUN_KEY_PREFIX + runKey);
   if (!text) throw new NeurolensError('NOT_FOUND', `run ${runKey} has no context in the queue (was it removed?)`);
   const ctx = JSON.parse(text) as RunContext;
@@ -118,7 +126,7 @@ async function shardJob(job: SandboxedJob<JobData>, data: Extract<JobData, { kin
   const started = Date.now();
   const t = await thread();
   const s = settings();
-  const { ctx, source } = await runOf(t, data.runKey);
+  const { ctx, source } = await runOf(t, data);
   const plan = planShards(ctx.size, ctx.spec.shard_size, ctx.spec.batch_size)[data.shard];
   const ck = ctx.checkpoints.find((c) => c.step === data.step);
   const variant = ctx.variants.find((v) => v.model === data.model);
@@ -188,7 +196,7 @@ async function failedChildren(t: ThreadState, jobId: string): Promise<{ ids: str
 
 async function finalizeJob(job: SandboxedJob<JobData>, data: Extract<JobData, { kind: 'finalize' }>): Promise<FinalizeManifest> {
   const t = await thread();
-  const { ctx } = await runOf(t, data.runKey);
+  const { ctx } = await runOf(t, data);
   const failed = (await failedChildren(t, String(job.id))).ids.map((id) => Number(id.split('|').at(-1))).sort((a, b) => a - b);
   const store = await Store.open(ctx.store);
   try {
@@ -208,7 +216,7 @@ async function finalizeJob(job: SandboxedJob<JobData>, data: Extract<JobData, { 
 
 async function runJob(job: SandboxedJob<JobData>, data: Extract<JobData, { kind: 'run' }>): Promise<RunManifest> {
   const t = await thread();
-  const { ctx } = await runOf(t, data.runKey);
+  const { ctx } = await runOf(t, data);
   const values = Object.values((await job.getChildrenValues()) as Record<string, FinalizeManifest>).sort((a, b) => a.step - b.step || (a.model < b.model ? -1 : 1));
   const lost = await failedChildren(t, String(job.id));
   const ok = lost.ids.length === 0 && values.every((v) => v.failed.length === 0);

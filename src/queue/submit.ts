@@ -19,7 +19,7 @@ import { NeurolensError } from '../errors.js';
 import { ablationVariants, prepareRun, retentionByLayer, versions, writeSamples, type RunOptions } from '../pipeline/runner.js';
 import type { LoadedSpec } from '../pipeline/spec.js';
 import { planShards } from '../stages/source.js';
-import { finalPartPath, isShardCommitted, newRunId, writeRun, type RunRecord } from '../storage/index.js';
+import { committedShards, finalPartPath, newRunId, writeRun, type RunRecord } from '../storage/index.js';
 import { closeClient, ensureReachable, parseQueueUrl, quietErrors, QUEUE_NAME, RUN_KEY_PREFIX, RUNS_SET } from './connection.js';
 import { finalizeJobId, runJobId, runKeyOf, shardJobId, stepKey, type JobData, type RunContext } from './jobs.js';
 
@@ -83,10 +83,9 @@ export async function submitRun(loaded: LoadedSpec, o: SubmitOptions): Promise<S
     const retry = { attempts: o.attempts ?? 3, backoff: { type: 'exponential', delay: o.backoffMs ?? 2000 } };
     for (const ck of prep.checkpoints) {
       for (const v of variants) {
-        const pending: number[] = [];
-        for (const s of shards) {
-          if (o.resume === false || !(await isShardCommitted(prep.storeDir, { dataset: spec.dataset.name, model: v.model, step: ck.step, shard: s.index }))) pending.push(s.index);
-        }
+        // One listing of the (variant, step)'s commit directory, not a stat per shard.
+        const committed = o.resume === false ? new Set<number>() : new Set(await committedShards(prep.storeDir, { dataset: spec.dataset.name, model: v.model, step: ck.step }));
+        const pending = shards.map((s) => s.index).filter((i) => !committed.has(i));
         let finalized = true;
         for (const layer of prep.layers) {
           if (!(await exists(finalPartPath(prep.storeDir, 'neuron_stats', { dataset: spec.dataset.name, model: v.model, step: ck.step, layer }).abs))) finalized = false;

@@ -14,12 +14,11 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
+// The loader's size rule: a checkpoint counts as complete exactly when loadModelDir would accept its sizes.
+import { specBytes, type WeightSpecLike } from '../model/io.js';
 
 /** Name of the marker file a writer may create last to say "this directory is complete". */
 export const COMPLETE_MARKER = '.complete';
-
-/** Bytes per element of the dtypes tfjs writes (tfjs-core io types). */
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 
 export type FilesCheck =
   /** Every listed weight file holds the bytes the manifest implies; `bytes` per file name. */
@@ -31,15 +30,7 @@ export type FilesCheck =
 
 interface ManifestGroup {
   paths?: unknown;
-  weights?: { shape?: number[]; dtype?: string; quantization?: { dtype?: string } }[];
-}
-
-/** Bytes a weight spec occupies, or null when unknown from the spec (string tensors). */
-function specBytes(w: NonNullable<ManifestGroup['weights']>[number]): number | null {
-  if (!Array.isArray(w?.shape)) return null;
-  const n = w.shape.reduce((a, b) => a * b, 1);
-  const per = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype ?? ''];
-  return per === undefined ? null : n * per;
+  weights?: WeightSpecLike[];
 }
 
 /** Checks 1 and 2 above (not stability). Never throws for file-level problems. */
