@@ -17,7 +17,7 @@ import { loadModelDir, type LoadedModel } from '../src/model/io.js';
 import { Tapper } from '../src/model/taps.js';
 import { tf, type tfc } from '../src/model/tf.js';
 import type { ClipDecodeTask, Preprocess } from '../src/sources/types.js';
-import { clipChannels, motionChannels } from '../src/video/clip-layout.js';
+import { clipChannels, decodedFrames } from '../src/video/clip-layout.js';
 import { framesToRead } from '../src/video/clips.js';
 import { clipLayoutOf, layoutClip } from '../src/video/decode-clips.js';
 import { readFramesBatch } from '../src/video/ffmpeg-frames.js';
@@ -58,7 +58,8 @@ async function split(task: ClipDecodeTask, pre: Preprocess): Promise<SplitResult
   const r: SplitResult = { clips: 0, frames: 0, ffmpegMs: 0, ffmpegCpuMs: 0, appearanceMs: 0, layoutMs: 0 };
   const n = task.sampleIds.length;
   // The videos of the task, decoded together as decodeClips does (readFramesBatch).
-  const plan = { frames: layout.frames, stride: task.stride, extra: motionChannels(layout.motion) ? 1 : 0 };
+  // The extra frames as decodeClips counts them (decode-clips.ts), so the split cannot drift from it.
+  const plan = { frames: layout.frames, stride: task.stride, extra: decodedFrames(layout) - layout.frames };
   const videos: { uri: string; frames: number[]; index: number[][] }[] = [];
   for (let i = 0; i < n; ) {
     let j = i;

@@ -37,7 +37,9 @@ import { runPipeline } from '../src/pipeline/runner.js';
 import { openDatasetSource } from '../src/sources/open.js';
 import type { ClipDecodeTask, Preprocess } from '../src/sources/types.js';
 import { buildTwoStream } from '../src/video/model.js';
+import { decodedFrames } from '../src/video/clip-layout.js';
 import { framesToRead } from '../src/video/clips.js';
+import { clipLayoutOf } from '../src/video/decode-clips.js';
 import { makeActions, MAKE_ACTIONS_DEFAULTS } from '../src/video/synth/index.js';
 import { createPool } from '../src/workers/pool.js';
 import type { DecodeRequest, DecodeResponse } from '../src/workers/protocol.js';
@@ -241,7 +243,10 @@ const clipsTotal = source.size;
 const batch = spec.batch_size;
 const tasks: ClipDecodeTask[] = [];
 for (let s = 0; s < clipsTotal; s += batch) tasks.push(source.decodeTask(s, Math.min(clipsTotal, s + batch)) as ClipDecodeTask);
-const extra = spec.model.input.motion === 'none' ? 0 : 1;
+// The extra frames the motion channels read, counted as decodeClips counts them (decode-clips.ts),
+// so the bench cannot drift from the decoder. Every task of the source has the same clip length.
+const layout0 = clipLayoutOf(tasks[0]!, pre);
+const extra = decodedFrames(layout0) - layout0.frames;
 const inputShape = sampleShape(spec);
 console.log(`${clipsTotal} clips of ${inputShape.join('x')} (${N('clips')} per video, stride ${N('stride')}), ${tasks.length} decode tasks of ${batch}; taps ${LAYERS.join(', ')}`);
 

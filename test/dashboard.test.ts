@@ -119,9 +119,14 @@ describe('dashboard: views in Chromium', () => {
     close(await column(page, 'sparsity-table', 'zero_frac'), sp.map((r) => r.zero_frac));
     // One line per layer in both charts, drawn on canvas by uPlot.
     const layers = new Set(sp.map((r) => r.layer)).size;
-    for (const id of ['dead-chart', 'zero-chart', 'accuracy-chart', 'loss-chart']) {
+    for (const id of ['dead-chart', 'zero-chart']) {
       await page.waitForSelector(`[data-testid=${id}] canvas`);
-      if (!['accuracy-chart', 'loss-chart'].includes(id)) expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(layers);
+      expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(layers);
+    }
+    // Accuracy and loss: one line per model x dataset/split (one here).
+    for (const id of ['accuracy-chart', 'loss-chart']) {
+      await page.waitForSelector(`[data-testid=${id}] canvas`);
+      expect(Number(await page.getAttribute(`[data-testid=${id}]`, 'data-series'))).toBe(1);
     }
     // Each panel shows the SQL that produced it.
     expect(await page.locator('[data-testid=sparsity] pre[data-testid=sql]').textContent()).toContain('sparsity_over_training');

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { cli, NEUROLENS_BIN as BIN } from './helpers/cli.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makePipelineFixture, type PipelineFixture } from './fixtures/pipeline.js';
+import { makePipelineFixture, storeSnapshot, type PipelineFixture } from './fixtures/pipeline.js';
 import { setupBackend } from '../src/model/backend.js';
 import { Store } from '../src/storage/index.js';
 
@@ -20,23 +20,6 @@ let fx: PipelineFixture;
 async function countCommits(store: string): Promise<number> {
   const files = await fs.readdir(path.join(store, '_commits'), { recursive: true }).catch(() => [] as string[]);
   return files.filter((f) => String(f).endsWith('.json')).length;
-}
-
-/** Everything a user can ask, as comparable rows. */
-async function snapshot(dir: string) {
-  const s = await Store.open(dir, { readOnly: true });
-  try {
-    const q = (sql: string) => s.query(sql);
-    return {
-      activations: await q('SELECT step, layer, sample_id, channel, max, mean, zero_frac, argmax_y, argmax_x FROM activations ORDER BY ALL'),
-      neuron_stats: await q('SELECT * EXCLUDE (std, mean, m2), round(mean, 9) AS mean, round(std, 6) AS std FROM neuron_stats ORDER BY step, layer, channel'),
-      topk: await q('SELECT * FROM topk ORDER BY step, layer, channel, rank'),
-      predictions: await q('SELECT * EXCLUDE (shard) FROM predictions ORDER BY step, sample_id'),
-      codes: await q('SELECT step, sample_id, code FROM codes ORDER BY step, sample_id'),
-    };
-  } finally {
-    s.dispose();
-  }
 }
 
 beforeAll(async () => {
@@ -76,7 +59,7 @@ describe('crash and resume', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.checkpoints[0].skipped).toBe(committed);
-    expect(await snapshot(store)).toEqual(await snapshot(path.join(fx.dir, 'reference')));
+    expect(await storeSnapshot(store)).toEqual(await storeSnapshot(path.join(fx.dir, 'reference')));
   });
 
   it('static sharding --shard 0/2 and 1/2 then finalize equals a single-machine run', async () => {
@@ -87,6 +70,6 @@ describe('crash and resume', () => {
     }
     const f = await cli(['finalize', fx.specFile, '--store', store, '--json']);
     expect(f.status, f.stderr).toBe(0);
-    expect(await snapshot(store)).toEqual(await snapshot(path.join(fx.dir, 'reference')));
+    expect(await storeSnapshot(store)).toEqual(await storeSnapshot(path.join(fx.dir, 'reference')));
   });
 });

@@ -5,18 +5,14 @@
  * computed here with the library's crop and resize functions; dead units must be flat grey; the
  * layout header must agree with SQL; bad parameters name themselves.
  */
-import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode as decodePng } from 'fast-png';
-import { makePipelineFixture, fixtureImage, type PipelineFixture } from './fixtures/pipeline.js';
+import { ranPipelineFixture, fixtureImage, type PipelineFixture } from './fixtures/pipeline.js';
 import { H, W } from './fixtures/models.js';
-import { setupBackend } from '../src/model/backend.js';
 import { loadModelDir } from '../src/model/io.js';
 import { receptiveField, rfBox, type ReceptiveField } from '../src/model/receptive-field.js';
-import { loadSpec } from '../src/pipeline/spec.js';
-import { runPipeline } from '../src/pipeline/runner.js';
 import { Store } from '../src/storage/index.js';
 import { getQuery, resultRows, runQuery } from '../src/queries/index.js';
 import { fitImage, type Image8 } from '../src/render/canvas.js';
@@ -33,10 +29,8 @@ let direct: Store;
 const get = (p: string) => fetch(server.url + p, { headers: { Authorization: `Bearer ${TOKEN}` } });
 
 beforeAll(async () => {
-  await setupBackend('wasm');
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nl-tiles-'));
-  fx = await makePipelineFixture(dir, N);
-  expect((await runPipeline(await loadSpec(fx.specFile), { workers: 1, backend: 'wasm' })).status).toBe('succeeded');
+  // ranPipelineFixture sets up the wasm backend and throws unless the run succeeded.
+  fx = await ranPipelineFixture('tiles', N);
   direct = await Store.open(fx.store, { readOnly: true });
   // intervalMs 0 / settleMs 0: the generation is settled at once, so the cache test is exact.
   server = await startServer({ store: fx.store, port: 0, token: TOKEN, watch: { intervalMs: 0, settleMs: 0 } });
@@ -158,11 +152,25 @@ describe('GET /api/layers/:layer/tiles.png', () => {
   it('step 0: the tiles follow that checkpoint\'s SQL top-1', async () => {
     const s = await sheet('/api/layers/conv1/tiles.png?step=0&tile=16');
     const top = await topOne('conv1', 0);
+    const stats = await direct.query<{ channel: number; dead: boolean }>("SELECT channel, dead FROM neuron_stats WHERE layer = 'conv1' AND step = 0 ORDER BY channel");
+    expect(stats.map((r) => r.channel)).toEqual([0, 1, 2]);
+    // Both branches below run: f2 is dead at every step (bias -1000), the edge filters are not.
+    expect(stats.map((r) => r.dead), 'fixture: only f2 is dead at step 0').toEqual([false, false, true]);
+    expect(s.layout).toMatchObject({ tile: 16, columns: 3, from: 0, to: 2, step: 0 });
+    // Every unit is listed, so no tile can be skipped unchecked.
+    expect(s.layout.units.map((u) => u.channel)).toEqual([0, 1, 2]);
     const f = await field('conv1', 0);
     for (const [i, u] of s.layout.units.entries()) {
-      if (u.sample_id === null) continue;
-      expect(u.sample_id).toBe(Number(top.get(u.channel)!.sample_id));
-      checkTile(s, i, await expectedTile(f, top.get(u.channel)!, 16), `step 0 unit ${u.channel}`);
+      const want = top.get(u.channel)!;
+      const dead = stats.find((r) => r.channel === u.channel)!.dead;
+      expect(u.value).toBeCloseTo(Number(want.value), 5);
+      if (dead) {
+        expect(u.sample_id).toBeNull();
+        checkTile(s, i, null, `step 0 dead unit ${u.channel}`);
+      } else {
+        expect(u.sample_id).toBe(Number(want.sample_id));
+        checkTile(s, i, await expectedTile(f, want, 16), `step 0 unit ${u.channel}`);
+      }
     }
   });
 

@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { fashionSpec } from './fixtures/fmnist-spec.js';
-import { spawnWorker, startRedis, storeSnapshot, type RedisServer, type WorkerProcess } from './fixtures/redis.js';
+import { spawnWorker, startRedis, type RedisServer, type WorkerProcess } from './fixtures/redis.js';
+import { storeSnapshot } from './fixtures/pipeline.js';
 
 let root: string;
 let redis: RedisServer;
@@ -48,7 +49,10 @@ describe('watch --queue', () => {
     const l = await cli(['run', path.join(root, 'l.yaml'), '--limit', '192', '--workers', '1', '--json']);
     expect(l.status, l.stderr).toBe(0);
     const [a, b] = [await storeSnapshot(path.join(root, 'store-q')), await storeSnapshot(path.join(root, 'store-l'))];
-    expect(Object.keys(a).length).toBeGreaterThan(0);
+    // Real content, so that the equality below cannot pass on two empty stores: neuron_stats has a
+    // row per (step, layer, channel) and activations one per sample of each of them.
+    expect(a.neuron_stats.length).toBeGreaterThan(0);
+    expect(a.activations.length).toBe(192 * a.neuron_stats.length);
     expect(a).toEqual(b);
   });
 });
